@@ -1,0 +1,221 @@
+"""The pure engine: source text in, new text and per-site outcomes out. No IO; never raises."""
+
+from __future__ import annotations
+
+import ast
+import re
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from codemods.config import Config
+from codemods.rules import RULES
+from codemods.rules._base import CONFIG_KEY, INDEX_KEY, MARKER_PREFIX, SITES_KEY, LegacyRule, Site
+
+_SCRATCH_IMPORT_KEYS = ("AddImportsVisitor", "RemoveImportsVisitor")
+
+
+@dataclass
+class FileResult:
+    """What the engine made of one file."""
+
+    path: str
+    source: str
+    new_source: str
+    sites: list[Site] = field(default_factory=list)
+    error: str | None = None  # the file could not be processed (it is left as it was)
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.new_source != self.source
+
+
+def _context(path: str, config: Config, index: Mapping[str, Any] | None, module_name: str | None,
+             package_name: str | None) -> CodemodContext:
+    scratch: dict[str, Any] = {CONFIG_KEY: config, INDEX_KEY: dict(index or {}), SITES_KEY: []}
+    return CodemodContext(filename=path, full_module_name=module_name, full_package_name=package_name,
+                          scratch=scratch)
+
+
+def _marker_lines(text: str) -> dict[str, list[int]]:
+    """Marker text -> the 1-based lines of the statements they stand above, in order."""
+    found: dict[str, list[int]] = {}
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith(MARKER_PREFIX):
+            below = number + 1
+            while below <= len(lines) and lines[below - 1].strip().startswith(MARKER_PREFIX):
+                below += 1
+            found.setdefault(stripped[len(MARKER_PREFIX):], []).append(below)
+    return found
+
+
+def _place_manual_sites(sites: list[Site], new_source: str) -> list[Site]:
+    """Manual sites report the line of their marked statement in the NEW text (where a person goes)."""
+    markers = _marker_lines(new_source)
+    placed = []
+    for site in sites:
+        lines = markers.get(" ".join(site.message.split())) if site.outcome == "manual" else None
+        if lines:
+            site = Site(site.path, lines.pop(0), site.column, site.rule, site.outcome, site.message)
+        placed.append(site)
+    return placed
+
+
+def migrate_source(
+    source: str,
+    path: str = "<string>",
+    *,
+    config: Config | None = None,
+    index: Mapping[str, Any] | None = None,
+    rules: Sequence[type[LegacyRule]] | None = None,
+    module_name: str | None = None,
+    package_name: str | None = None,
+) -> FileResult:
+    """Run the rules, in registry order, over one module's text.
+
+    `module_name`/`package_name` let relative imports resolve; `index` holds the cross-file facts
+    from `collect_facts`. A file that does not parse, or that a rule fails on, comes back unchanged
+    with `error` set: never a partial rewrite.
+    """
+    config = config or Config()
+    if module_name and config.is_legacy_module(module_name):
+        return FileResult(path, source, source)  # legacy definitions are deleted or kept, never rewritten
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
+    except Exception as exc:  # noqa: BLE001 - the engine never raises
+        return FileResult(path, source, source, error=f"cannot parse: {type(exc).__name__}: {exc}")
+    context = _context(path, config, index, module_name, package_name)
+    rule = None
+    try:
+        for rule in rules if rules is not None else RULES:
+            tree = rule(context).transform_module(tree)
+            for key in _SCRATCH_IMPORT_KEYS:  # each rule already ran its own import edits
+                context.scratch.pop(key, None)
+        new_source = tree.code
+        compile(new_source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
+        where = f"rule {rule.NAME}" if rule is not None else "engine"
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
+    sites = _place_manual_sites(list(context.scratch[SITES_KEY]), new_source)
+    return FileResult(path, source, new_source, sites)
+
+
+def collect_facts(
+    source: str,
+    path: str,
+    *,
+    config: Config | None = None,
+    rules: Sequence[type[LegacyRule]] | None = None,
+    module_name: str | None = None,
+    package_name: str | None = None,
+) -> dict[str, list[Any]]:
+    """Cross-file facts one file contributes, by rule name (see `LegacyRule.collect`). Never raises."""
+    config = config or Config()
+    try:
+        tree = cst.parse_module(source)
+    except Exception:  # noqa: BLE001 - reported by migrate_source
+        return {}
+    facts: dict[str, list[Any]] = {}
+    context = _context(path, config, None, module_name, package_name)
+    for rule in rules if rules is not None else RULES:
+        try:
+            found = rule.collect(tree, context)
+        except Exception:  # noqa: BLE001 - no facts is the safe answer: the rule then goes manual
+            found = []
+        if found:
+            facts.setdefault(rule.NAME, []).extend(found)
+    return facts
+
+
+def merge_facts(per_file: Iterable[Mapping[str, list[Any]]]) -> dict[str, list[Any]]:
+    """One index from every file's facts."""
+    index: dict[str, list[Any]] = {}
+    for facts in per_file:
+        for name, items in facts.items():
+            index.setdefault(name, []).extend(items)
+    return index
+
+
+def _one_line(exc: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(exc)).strip()
+
+
+# -- deletion planning ------------------------------------------------------------------------------
+
+def imported_modules(source: str, module_name: str, is_package: bool) -> set[str]:
+    """Every module a file imports (relative imports resolved; `from a import b` yields a and a.b)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, node.module] if node.module else parts)
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What deletion planning needs to know about one Python file of the tree."""
+
+    path: str
+    module_name: str
+    imports: frozenset[str]  # modules it imports AFTER migration
+    is_test: bool = False
+
+
+def _importers(module_files: Mapping[str, str], facts: Iterable[ModuleFacts]) -> dict[str, set[str]]:
+    """file -> the files that import it (a module, or a package through its __init__)."""
+    importers: dict[str, set[str]] = {}
+    for fact in facts:
+        for module in fact.imports:
+            parts = module.split(".")
+            for end in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+                target = module_files.get(".".join(parts[:end]))
+                if target and target != fact.path:
+                    importers.setdefault(target, set()).add(fact.path)
+    return importers
+
+
+def plan_deletions(facts: Sequence[ModuleFacts], config: Config,
+                   legacy_tests: Iterable[str] = (), extra: Iterable[str] = ()) -> tuple[set[str], dict[str, set[str]]]:
+    """Which files to delete, and which legacy files must stay (with the files that still need them).
+
+    Candidates are the files of legacy modules, test files that only test legacy classes, and the
+    configured `delete` files. A candidate stays while any file that stays imports it; repeat
+    until nothing changes (a kept legacy module keeps the legacy modules it imports).
+    """
+    module_files = {f.module_name: f.path for f in facts}
+    candidates = {f.path for f in facts if config.is_legacy_module(f.module_name)}
+    candidates |= set(legacy_tests) | set(extra)
+    importers = _importers(module_files, facts)
+    kept: dict[str, set[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for path in sorted(candidates):
+            still = {p for p in importers.get(path, set()) if p not in candidates}
+            if still:
+                candidates.discard(path)
+                kept[path] = still
+                changed = True
+    return candidates, kept

@@ -1,0 +1,168 @@
+"""What every rule shares: legacy matching by qualified name, site reports, manual markers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence, Union
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.metadata import PositionProvider, QualifiedNameProvider, QualifiedNameSource
+
+from codemods.config import Config
+
+MARKER_PREFIX = "# tinyckpt-migrate: manual: "
+
+# context.scratch keys the engine fills in (a rule run alone, e.g. by `python -m libcst.tool codemod`,
+# falls back to the default configuration and to no cross-file facts).
+CONFIG_KEY = "tinyckpt.config"
+INDEX_KEY = "tinyckpt.index"
+SITES_KEY = "tinyckpt.sites"
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place a rule migrated, or left for a person (`outcome == "manual"`)."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    outcome: str  # "migrated" | "manual"
+    message: str
+
+
+def marker(reason: str) -> str:
+    """The one-line marker comment for a manual site."""
+    return MARKER_PREFIX + " ".join(reason.split())
+
+
+def resolve_relative(name: str, package: str | None) -> str:
+    """`..x.Y` seen from package `a.b.c` -> `a.b.x.Y`; absolute names pass through."""
+    if not name.startswith("."):
+        return name
+    dots = len(name) - len(name.lstrip("."))
+    if not package:
+        return name.lstrip(".")
+    parts = package.split(".")
+    base = parts[: len(parts) - (dots - 1)] if dots > 1 else parts
+    rest = name[dots:]
+    return ".".join([*base, rest]) if rest else ".".join(base)
+
+
+_Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
+
+
+class LegacyRule(VisitorBasedCodemodCommand):
+    """Base class of every rule.
+
+    Subclasses set `NAME` (equal to their module name) and `DESCRIPTION`, then call
+    `self.legacy_class(node)` to match, `self.migrated(node, message)` for each rewrite and
+    `self.manual(node, reason)` for each site a person must decide. A manual site's statement is
+    left exactly as it was (rewrites this rule made inside that simple statement are dropped), with
+    one marker comment above it; the marker is never duplicated.
+    """
+
+    NAME: ClassVar[str] = ""
+    METADATA_DEPENDENCIES: ClassVar[Sequence[Any]] = (QualifiedNameProvider, PositionProvider)
+
+    def __init__(self, context: CodemodContext) -> None:
+        super().__init__(context)
+        self.config: Config = context.scratch.get(CONFIG_KEY) or Config()
+        self._statements: list[_Statement] = []
+        self._markers: dict[int, list[str]] = {}
+
+    # -- cross-file facts -------------------------------------------------------------------------
+    @classmethod
+    def collect(cls, tree: cst.Module, context: CodemodContext) -> list[Any]:
+        """Facts this file contributes to the cross-file index (picklable). Default: none.
+
+        The engine runs `collect` over every candidate file first; `self.index[NAME]` then holds
+        every file's facts for this rule. Wrap `tree` in a `MetadataWrapper` if you need metadata.
+        """
+        return []
+
+    @property
+    def index(self) -> dict[str, Any]:
+        """Facts gathered over the whole tree before this file is transformed (empty when run alone)."""
+        return self.context.scratch.get(INDEX_KEY) or {}
+
+    # -- matching ---------------------------------------------------------------------------------
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """Qualified names of an imported name or attribute, relative imports resolved."""
+        try:
+            names = self.get_metadata(QualifiedNameProvider, node, set())
+        except KeyError:
+            return set()
+        package = self.context.full_package_name
+        return {resolve_relative(q.name, package) for q in names if q.source is QualifiedNameSource.IMPORT}
+
+    def legacy_class(self, node: cst.CSTNode) -> str | None:
+        """The legacy class `node` refers to (by where it was imported from), else None."""
+        for name in sorted(self.qualified_names(node)):
+            found = self.config.legacy_class(name)
+            if found:
+                return found
+        return None
+
+    # -- reporting --------------------------------------------------------------------------------
+    def _site(self, node: cst.CSTNode, outcome: str, message: str) -> None:
+        try:
+            pos = self.get_metadata(PositionProvider, node).start
+            line, column = pos.line, pos.column + 1
+        except KeyError:  # a node this rule built itself
+            line, column = 0, 0
+        site = Site(self.context.filename or "<string>", line, column, self.NAME, outcome, message)
+        self.context.scratch.setdefault(SITES_KEY, []).append(site)
+
+    def migrated(self, node: cst.CSTNode, message: str) -> None:
+        """Record a rewrite (pass the ORIGINAL node, so the position is known)."""
+        self._site(node, "migrated", message)
+
+    def manual(self, node: cst.CSTNode, reason: str) -> None:
+        """Record a site a person must decide; its enclosing statement gets a marker."""
+        self._site(node, "manual", reason)
+        if self._statements:
+            reasons = self._markers.setdefault(id(self._statements[-1]), [])
+            if reason not in reasons:
+                reasons.append(reason)
+
+    # -- statement tracking and markers -----------------------------------------------------------
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and not self._is_elif(node):
+            self._statements.append(node)
+        return super().on_visit(node)
+
+    def _is_elif(self, node: cst.CSTNode) -> bool:
+        parent = self._statements[-1] if self._statements else None
+        return isinstance(node, cst.If) and isinstance(parent, cst.If) and parent.orelse is node
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        result = super().on_leave(original_node, updated_node)
+        if self._statements and self._statements[-1] is original_node:
+            self._statements.pop()
+            reasons = self._markers.pop(id(original_node), None)
+            if reasons:
+                if isinstance(original_node, cst.SimpleStatementLine):
+                    result = original_node  # never half-rewrite a manual statement
+                result = self._with_markers(result, reasons)
+        return result
+
+    @staticmethod
+    def _with_markers(node: Any, reasons: list[str]) -> Any:
+        target = node.nodes[0] if isinstance(node, cst.FlattenSentinel) else node
+        if not isinstance(target, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return node  # removed: nothing left to mark
+        existing = {line.comment.value for line in target.leading_lines if line.comment}
+        new_lines = [cst.EmptyLine(comment=cst.Comment(m)) for m in map(marker, reasons) if m not in existing]
+        if not new_lines:
+            return node
+        marked = target.with_changes(leading_lines=[*target.leading_lines, *new_lines])
+        if isinstance(node, cst.FlattenSentinel):
+            return cst.FlattenSentinel([marked, *node.nodes[1:]])
+        return marked
+
+    @staticmethod
+    def has_marker(node: _Statement) -> bool:
+        """True when a statement already carries a manual marker (from this or an earlier run)."""
+        return any(line.comment and line.comment.value.startswith(MARKER_PREFIX) for line in node.leading_lines)
