@@ -101,9 +101,11 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
 
 
 def find_config(start: Path) -> Config:
-    """The Config of the nearest `pyproject.toml` at or above `start` that has our table.
+    """The Config of the project `start` belongs to.
 
-    Without one, the defaults, rooted at `start` (a directory) or its parent (a file).
+    The project root is the nearest directory at or above `start` with a `pyproject.toml` (its
+    `[tool.tinyckpt-migrate]` table, if any, configures the run; `exclude` and `delete` globs are
+    relative to that root). Without one, the defaults, rooted at `start` (or its parent, for a file).
     """
     start = start.resolve()
     here = start if start.is_dir() else start.parent
@@ -114,7 +116,8 @@ def find_config(start: Path) -> Config:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"{pyproject}: {exc}") from exc
-            table = data.get("tool", {}).get(CONFIG_TABLE)
-            if table is not None:
-                return config_from_table(table, directory)
+            table = data.get("tool", {}).get(CONFIG_TABLE, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.{CONFIG_TABLE}] must be a table")
+            return config_from_table(table, directory)
     return replace(Config(), root=here)
