@@ -1,0 +1,372 @@
+"""The file runner: walk, prefilter, collect facts, migrate, plan deletions, and write (for `apply`).
+
+Layer two of three (engine -> runner -> cli): bytes, encodings, parallelism and the file system
+live here; the rewriting itself is `codemods.engine`, the printing `codemods.cli`/`codemods.diffing`.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from codemods.config import Config
+from codemods.engine import ModuleFacts, collect_facts, imported_modules, merge_facts, migrate_source, plan_deletions
+from codemods.files import (
+    SourceError,
+    _glob_regex,
+    decode_source,
+    encode_source,
+    is_package_file,
+    iter_python_files,
+    module_name_for,
+    parallel_map,
+    prefilter,
+    read_bytes,
+    write_atomic,
+)
+from codemods.rules import RULES
+from codemods.rules._base import LegacyRule, Site
+
+#: The `rule` of the manual site reported for a legacy module that must stay for now.
+KEEP_RULE = "delete_legacy_modules"
+
+Progress = Callable[[str, int], Callable[[int], None]]  # (stage, total) -> advance(n)
+
+
+@dataclass
+class Change:
+    """One file the migration rewrites (`new_text`) or deletes (`new_text is None`)."""
+
+    path: str  # as shown to the user (relative to the current directory when below it)
+    file: str  # as walked (for IO)
+    old_text: str
+    new_text: str | None
+    encoding: str
+    old_bytes: bytes
+    mode: int = 0o100644
+
+    @property
+    def deleted(self) -> bool:
+        return self.new_text is None
+
+
+@dataclass
+class RunResult:
+    """Everything a `diff` or `apply` run found."""
+
+    files_scanned: int = 0
+    candidates: int = 0
+    changes: list[Change] = field(default_factory=list)
+    sites: list[Site] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def changed(self) -> list[Change]:
+        return [c for c in self.changes if not c.deleted]
+
+    @property
+    def deleted(self) -> list[Change]:
+        return [c for c in self.changes if c.deleted]
+
+    @property
+    def manual(self) -> list[Site]:
+        return [s for s in self.sites if s.outcome == "manual"]
+
+    @property
+    def migrated(self) -> list[Site]:
+        return [s for s in self.sites if s.outcome == "migrated"]
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as reports show it: relative to the current directory when below it, `/`-separated."""
+    text = os.fspath(path)
+    if os.path.isabs(text):
+        rel = os.path.relpath(text)
+        if not rel.startswith(".."):
+            text = rel
+    else:
+        text = os.path.normpath(text)
+    return text.replace(os.sep, "/")
+
+
+# -- per-file work (runs in worker processes: module-level, picklable arguments) -------------------
+
+@dataclass
+class _Scanned:
+    file: str
+    module: str
+    is_package: bool
+    candidate: bool = False
+    error: str | None = None
+    facts: dict[str, list[Any]] = field(default_factory=dict)
+    legacy_only_test: bool = False
+    crude_imports: frozenset[str] = frozenset()  # for files that could not be processed
+
+
+def _is_test_file(file: str) -> bool:
+    name = os.path.basename(file)
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _first_party_imports(source: str, module: str, is_package: bool, config: Config,
+                         top_levels: frozenset[str]) -> list[str]:
+    """The first-party modules a file imports, `from pkg import mod` resolved to `pkg.mod` when
+    that is a legacy module (so `from metta.agent import policy_store` counts as legacy)."""
+    tree = ast.parse(source)
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, node.module] if node.module else parts)
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.append(sub if alias.name != "*" and config.is_legacy_module(sub) else base)
+    return [m for m in found if m.split(".")[0] in top_levels]
+
+
+_CRUDE_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ()]+)|import\s+([\w., ]+))", re.M)
+
+
+def _crude_imports(text: str) -> frozenset[str]:
+    """Imports of a file that does not parse, by regex: deletion planning must still see them."""
+    found: set[str] = set()
+    for match in _CRUDE_IMPORT.finditer(text):
+        if match.group(1):
+            base = match.group(1)
+            found.add(base)
+            found.update(f"{base}.{n.strip(' ()')}" for n in match.group(2).split(",") if n.strip(" ()"))
+        else:
+            found.update(n.strip().split(" ")[0] for n in match.group(3).split(",") if n.strip())
+    return frozenset(found)
+
+
+def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_levels: frozenset[str]) -> _Scanned:
+    module = module_name_for(file, config)
+    result = _Scanned(file, module, is_package_file(file))
+    try:
+        data = read_bytes(file)
+    except SourceError as exc:
+        result.error = str(exc)
+        result.candidate = True
+        return result
+    if not prefilter(data, config):
+        return result
+    result.candidate = True
+    try:
+        text, _ = decode_source(data)
+    except SourceError as exc:
+        result.error = str(exc)
+        result.crude_imports = _crude_imports(data.decode("latin-1"))
+        return result
+    package = module if result.is_package else module.rpartition(".")[0]
+    result.facts = collect_facts(text, file, config=config, rules=rules, module_name=module,
+                                 package_name=package or None)
+    if _is_test_file(file):
+        try:
+            first_party = _first_party_imports(text, module, result.is_package, config, top_levels)
+        except (SyntaxError, ValueError):
+            first_party = []
+        result.legacy_only_test = bool(first_party) and all(config.is_legacy_module(m) for m in first_party)
+    return result
+
+
+@dataclass
+class _Migrated:
+    file: str
+    path: str
+    old_bytes: bytes = b""
+    old_text: str = ""
+    new_text: str = ""
+    encoding: str = "utf-8"
+    sites: list[Site] = field(default_factory=list)
+    error: str | None = None
+    imports: frozenset[str] = frozenset()
+    mode: int = 0o100644
+
+
+def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[type[LegacyRule]],
+             index: dict[str, list[Any]]) -> _Migrated:
+    file, path, module, is_package = item
+    result = _Migrated(file, path)
+    try:
+        data = read_bytes(file)
+        text, encoding = decode_source(data)
+    except SourceError as exc:
+        result.error = str(exc)
+        return result
+    try:
+        result.mode = 0o100755 if os.stat(file).st_mode & 0o111 else 0o100644
+    except OSError:
+        pass
+    package = module if is_package else module.rpartition(".")[0]
+    outcome = migrate_source(text, path, config=config, index=index, rules=rules, module_name=module,
+                             package_name=package or None)
+    result.old_bytes, result.old_text, result.encoding = data, text, encoding
+    if outcome.error:
+        result.error = outcome.error
+        result.imports = _crude_imports(text)
+        result.new_text = text
+        return result
+    result.new_text = outcome.new_source
+    result.sites = outcome.sites
+    result.imports = frozenset(imported_modules(outcome.new_source, module, is_package))
+    return result
+
+
+# -- the pipeline ----------------------------------------------------------------------------------
+
+def select_rules(only: Iterable[str] = (), skip: Iterable[str] = (),
+                 registry: Sequence[type[LegacyRule]] | None = None) -> list[type[LegacyRule]]:
+    """The registry filtered by `--only` / `--skip` (order kept); ValueError names unknown rules."""
+    registry = list(RULES if registry is None else registry)
+    known = {rule.NAME for rule in registry}
+    only, skip = set(only), set(skip)
+    unknown = sorted((only | skip) - known)
+    if unknown:
+        raise ValueError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+    return [r for r in registry if (not only or r.NAME in only) and r.NAME not in skip]
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _configured_deletions(config: Config, paths: Sequence[Path], files: Sequence[str]) -> set[str]:
+    """Walked files matching a `delete` glob (relative to the project root)."""
+    if not config.delete:
+        return set()
+    root = os.path.realpath(config.root)
+    patterns = [_glob_regex(p) for p in config.delete]
+    found = set()
+    for file in files:
+        rel = os.path.relpath(os.path.realpath(file), root)
+        if not rel.startswith("..") and any(p.match(rel.replace(os.sep, "/")) for p in patterns):
+            found.add(file)
+    return found
+
+
+def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRule]] | None = None,
+        jobs: int | None = None, progress: Progress | None = None) -> RunResult:
+    """Compute the whole migration of `paths` (nothing is written)."""
+    rules = list(RULES if rules is None else rules)
+    files = [os.fspath(p) for p in iter_python_files(paths, config)]
+    result = RunResult(files_scanned=len(files))
+    top_levels = frozenset(module_name_for(f, config).split(".")[0] for f in files)
+
+    tick = progress("scanning", len(files)) if progress else None
+    scanned = parallel_map(partial(_scan, config=config, rules=rules, top_levels=top_levels), files, jobs, tick)
+    candidates = [s for s in scanned if s.candidate]
+    result.candidates = len(candidates)
+    index = merge_facts(s.facts for s in candidates if s.error is None)
+
+    for s in candidates:
+        if s.error:
+            result.errors.append((display_path(s.file), s.error))
+    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in candidates if s.error is None]
+    tick = progress("migrating", len(todo)) if progress else None
+    migrated = parallel_map(partial(_migrate, config=config, rules=rules, index=index), todo, jobs, tick,
+                            min_parallel=8)
+
+    by_file = {m.file: m for m in migrated}
+    modules = {s.file: s for s in scanned}
+    facts = [ModuleFacts(m.file, modules[m.file].module, m.imports, _is_test_file(m.file)) for m in migrated]
+    facts += [ModuleFacts(s.file, s.module, s.crude_imports) for s in candidates if s.error]
+    legacy_tests = [s.file for s in candidates if s.legacy_only_test and s.error is None]
+    extra = _configured_deletions(config, paths, files)
+    to_delete, kept = plan_deletions(facts, config, legacy_tests, extra)
+
+    for m in migrated:
+        if m.error:
+            result.errors.append((m.path, m.error))
+    for file in sorted(by_file.keys() | to_delete):
+        m = by_file.get(file)
+        if file in to_delete:
+            if m is None:  # a configured deletion the prefilter skipped (or a non-Python file)
+                try:
+                    data = read_bytes(file)
+                    text, encoding = decode_source(data)
+                except SourceError as exc:
+                    result.errors.append((display_path(file), f"cannot delete: {exc}"))
+                    continue
+                m = _Migrated(file, display_path(file), data, text, text, encoding)
+            elif m.error:
+                continue  # never delete a file we could not read back
+            result.changes.append(Change(m.path, file, m.old_text, None, m.encoding, m.old_bytes, m.mode))
+        elif m is not None and m.error is None:
+            result.sites.extend(m.sites)
+            if m.new_text != m.old_text:
+                result.changes.append(Change(m.path, file, m.old_text, m.new_text, m.encoding, m.old_bytes, m.mode))
+    for file, importers in sorted(kept.items()):
+        names = ", ".join(sorted(display_path(p) for p in importers))
+        result.sites.append(Site(display_path(file), 1, 1, KEEP_RULE, "manual",
+                                 f"legacy module kept: still imported by {names}"))
+    result.sites.sort(key=lambda s: (s.path, s.line, s.column))
+    return result
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+class DirtyTreeError(Exception):
+    """`apply` on a git work tree with uncommitted changes (override with `--allow-dirty`)."""
+
+
+def dirty_files(paths: Sequence[Path]) -> list[str]:
+    """Uncommitted changes (incl. untracked files) under `paths`, per `git status`; [] outside git."""
+    found: list[str] = []
+    for given in paths or [Path(".")]:
+        directory = os.fspath(given) if os.path.isdir(given) else os.path.dirname(os.path.abspath(given))
+        try:
+            out = subprocess.run(["git", "status", "--porcelain", "-z", "--", os.path.abspath(given)],
+                                 cwd=directory, capture_output=True, timeout=300)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode != 0:
+            continue  # not a git work tree
+        for entry in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            if len(entry) > 3 and entry[2] == " ":
+                found.append(entry[3:])
+    return sorted(set(found))
+
+
+@dataclass
+class Applied:
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def apply_changes(result: RunResult) -> Applied:
+    """Write every change atomically and delete what the plan deletes.
+
+    A file that changed on disk since it was read is skipped and reported, never overwritten.
+    """
+    done = Applied()
+    for change in result.changes:
+        try:
+            if read_bytes(change.file) != change.old_bytes:
+                done.errors.append((change.path, "changed on disk during the run; left alone"))
+                continue
+            if change.deleted:
+                os.unlink(change.file)
+                done.deleted.append(change.path)
+            else:
+                write_atomic(change.file, encode_source(change.new_text or "", change.encoding))
+                done.written.append(change.path)
+        except (SourceError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            done.errors.append((change.path, f"cannot write: {reason}"))
+    return done
