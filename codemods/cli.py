@@ -1,0 +1,251 @@
+"""`tinyckpt-migrate`: the thin command line over the runner (and the `check` scanner)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+
+from codemods import runner
+from codemods.config import ConfigError, find_config
+from codemods.diffing import as_json, markdown_report, site_lines, summary_table, unified_diff
+from codemods.files import default_jobs
+from codemods.rules import RULES
+
+try:  # H8's scanner; the `check` subcommand is wired to it
+    from codemods import check as _check
+except ImportError:  # pragma: no cover - only while check.py has not landed
+    _check = None  # type: ignore[assignment]
+
+EXIT_CODES = """\
+exit codes:
+  diff   0 nothing to do; 1 changes proposed (or manual sites left); 2 usage error or files not processed
+  apply  0 wrote the change (or nothing to do); 1 manual sites remain; 2 usage error, dirty tree,
+         or files not processed / not written
+  check  0 nothing legacy found; 1 legacy references or manual markers found; 2 usage error or files
+         not processed
+"""
+
+EXAMPLES = """\
+examples:
+  tinyckpt-migrate diff                       # dry run over the current directory: unified diff + summary
+  tinyckpt-migrate diff src/ tests/ | less -R # only these paths
+  tinyckpt-migrate diff --format json         # {"files_changed", "files_deleted", "sites", "errors"}
+  tinyckpt-migrate apply --report MIGRATION.md  # write it; Markdown report of every manual site
+  tinyckpt-migrate apply --only meta_to_dict  # run one rule (see --list-rules)
+  tinyckpt-migrate check --format github      # CI: fail while anything legacy remains
+  python -m codemods diff                     # the same, without the console script
+"""
+
+
+class _ProgressBar:
+    """A one-line bar on stderr: only on a terminal, and only once the run has taken over a second."""
+
+    def __init__(self, stream: TextIO, delay: float = 1.0) -> None:
+        self.stream, self.delay, self.start = stream, delay, time.monotonic()
+        self.shown = False
+
+    def __call__(self, stage: str, total: int) -> Callable[[int], None]:
+        done = 0
+        last = 0.0
+
+        def advance(n: int) -> None:
+            nonlocal done, last
+            done += n
+            now = time.monotonic()
+            if now - self.start < self.delay or (now - last < 0.1 and done < total):
+                return
+            last = now
+            width = 30
+            filled = int(width * done / total) if total else width
+            self.stream.write(f"\r{stage:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            self.stream.flush()
+            self.shown = True
+
+        return advance
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _rule_names(values: Sequence[str] | None) -> list[str]:
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError("must be >= 0 (0 = all cores)")
+    return jobs or default_jobs()
+
+
+def _add_migration_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="files or directories (default: the current directory)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default) or json: {files_changed, files_deleted, sites, errors}")
+    parser.add_argument("--report", type=Path, metavar="FILE",
+                        help="also write a Markdown report: every manual site (path:line, reason), "
+                             "migrated counts, deleted files")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=default_jobs(), metavar="N",
+                        help=f"worker processes (default: all cores, {default_jobs()} here; 1 = serial)")
+    parser.add_argument("--only", action="append", metavar="RULE", help="run only these rules (repeat or comma-separate)")
+    parser.add_argument("--skip", action="append", metavar="RULE", help="do not run these rules")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour the diff (auto: only on a terminal, and not with NO_COLOR set)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyckpt-migrate",
+        description="Migrate a codebase off the legacy policy store onto tinyckpt, show the change as a "
+                    "diff, and keep CI red while anything legacy remains.",
+        epilog=EXAMPLES + "\n" + EXIT_CODES + "\nconfiguration: [tool.tinyckpt-migrate] in the nearest pyproject.toml "
+               "(legacy-names, extra-legacy-names, target, exclude, delete)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--list-rules", action="store_true", help="list the rules, in the order they run, and exit")
+    sub = parser.add_subparsers(dest="command", metavar="{diff,apply,check}")
+    diff = sub.add_parser("diff", help="dry run: unified diff of every change (deletions included) and a summary",
+                          epilog=EXAMPLES + "\n" + EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_migration_options(diff)
+    apply = sub.add_parser("apply", help="write the change (atomically, file by file) and delete legacy modules",
+                           epilog=EXAMPLES + "\n" + EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_migration_options(apply)
+    apply.add_argument("--allow-dirty", action="store_true",
+                       help="run even if the git work tree has uncommitted changes under PATHs")
+    check = sub.add_parser("check", help="CI: report every legacy reference and manual marker left",
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if _check is not None and hasattr(_check, "add_check_arguments"):
+        _check.add_check_arguments(check)
+    else:  # TODO(H8): codemods/check.py exposes add_check_arguments(parser) / run_check(args, config)
+        check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    return parser
+
+
+def _list_rules(out: TextIO) -> int:
+    if not RULES:
+        out.write("(no rules registered)\n")
+    width = max((len(rule.NAME) for rule in RULES), default=0)
+    for rule in RULES:
+        out.write(f"{rule.NAME:<{width}}  {getattr(rule, 'DESCRIPTION', '')}\n")
+    return 0
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"tinyckpt-migrate: error: {message}\n")
+    return 2
+
+
+def _colour(choice: str, stream: TextIO) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _migrate(args: argparse.Namespace, apply: bool) -> int:
+    paths = list(args.paths) or [Path(".")]
+    for path in paths:
+        if not path.exists():
+            return _error(f"{path}: no such file or directory")
+    try:
+        config = find_config(paths[0])
+        rules = runner.select_rules(_rule_names(args.only), _rule_names(args.skip))
+    except (ConfigError, ValueError) as exc:
+        return _error(str(exc))
+    if apply and not args.allow_dirty:
+        dirty = runner.dirty_files(paths)
+        if dirty:
+            shown = "\n".join(f"  {p}" for p in dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
+            return _error("the git work tree has uncommitted changes; commit or stash them first, so the "
+                          "migration can be reviewed with `git diff` (or pass --allow-dirty):\n" + shown)
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        result = runner.run(paths, config, rules=rules, jobs=args.jobs, progress=bar)
+    except (OSError, ConfigError) as exc:
+        return _error(str(exc))
+    finally:
+        if bar:
+            bar.close()
+    applied = runner.apply_changes(result) if apply else None
+    out = sys.stdout
+    if args.format == "json":
+        out.write(as_json(result, applied))
+    elif apply:
+        assert applied is not None
+        for path in applied.written:
+            out.write(f"migrated {path}\n")
+        for path in applied.deleted:
+            out.write(f"deleted  {path}\n")
+        for line in site_lines(result.manual):
+            out.write(f"manual   {line}\n")
+        out.write(summary_table(result))
+        if applied.errors:
+            for path, reason in applied.errors:
+                sys.stderr.write(f"error: {path}: {reason}\n")
+    else:
+        diff = unified_diff(result, colour=_colour(args.color, out))
+        out.write(diff)
+        if diff:
+            out.write("\n")
+        out.write(summary_table(result))
+    if args.format == "json" or not apply:
+        for path, reason in result.errors:
+            sys.stderr.write(f"error: {path}: {reason}\n")
+    if args.report:
+        try:
+            args.report.write_text(markdown_report(result, applied), encoding="utf-8")
+        except OSError as exc:
+            return _error(f"cannot write report {args.report}: {exc.strerror or exc}")
+    if result.errors or (applied and applied.errors):
+        return 2
+    if apply:
+        return 1 if result.manual else 0
+    return 1 if (result.changes or result.manual) else 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    if _check is None or not hasattr(_check, "run_check"):
+        return _error("`check` is not available yet (codemods/check.py has no run_check)")
+    paths = list(getattr(args, "paths", None) or []) or [Path(".")]
+    for path in paths:
+        if not Path(path).exists():
+            return _error(f"{path}: no such file or directory")
+    try:
+        config = find_config(Path(paths[0]))
+    except ConfigError as exc:
+        return _error(str(exc))
+    return int(_check.run_check(args, config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.list_rules:
+            return _list_rules(sys.stdout)
+        if args.command is None:
+            parser.print_usage(sys.stderr)
+            return _error("a command is required: diff, apply or check (see --help)")
+        if args.command == "check":
+            return _run_check(args)
+        return _migrate(args, apply=args.command == "apply")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:  # `tinyckpt-migrate diff | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""How a run is shown: git-style unified diff, per-file summary table, JSON, and the Markdown report."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from typing import Iterable
+
+from codemods.runner import Applied, Change, RunResult
+
+_RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
+_NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on `\n` only, as git does (CRLF stays CRLF; form feeds are not line breaks);
+    a missing final newline is marked git's way."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1] + "\n" + _NO_NEWLINE)
+    return lines
+
+
+def _hunks(old: str, new: str) -> list[str]:
+    out = []
+    for line in difflib.unified_diff(_lines(old), _lines(new), n=3, lineterm="\n"):
+        if line.startswith(("---", "+++")) and not out:
+            continue
+        if line.endswith(_NO_NEWLINE) and line != _NO_NEWLINE:  # difflib kept the marker glued on
+            out.extend([line[: -len(_NO_NEWLINE)], _NO_NEWLINE])
+        else:
+            out.append(line)
+    return out
+
+
+def file_diff(change: Change) -> str:
+    """One file's git-style diff (`git apply` accepts it)."""
+    a, b = f"a/{change.path}", f"b/{change.path}"
+    head = [f"diff --git {a} {b}\n"]
+    if change.deleted:
+        head += [f"deleted file mode {change.mode:o}\n", f"--- {a}\n", "+++ /dev/null\n"]
+        return "".join(head + _hunks(change.old_text, ""))
+    head += [f"--- {a}\n", f"+++ {b}\n"]
+    return "".join(head + _hunks(change.old_text, change.new_text or ""))
+
+
+def colourize(diff: str) -> str:
+    out = []
+    for line in diff.splitlines(keepends=True):
+        body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+        if line.startswith(("diff --git", "--- ", "+++ ", "deleted file mode")):
+            out.append(f"{_BOLD}{body}{_RESET}{end}")
+        elif line.startswith("@@"):
+            out.append(f"{_CYAN}{body}{_RESET}{end}")
+        elif line.startswith("+"):
+            out.append(f"{_GREEN}{body}{_RESET}{end}")
+        elif line.startswith("-"):
+            out.append(f"{_RED}{body}{_RESET}{end}")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def unified_diff(result: RunResult, colour: bool = False) -> str:
+    """Every change of the run, rewrites and deletions, in path order."""
+    text = "".join(file_diff(c) for c in sorted(result.changes, key=lambda c: c.path))
+    return colourize(text) if colour else text
+
+
+# -- summaries -------------------------------------------------------------------------------------
+
+def _per_file(result: RunResult) -> list[tuple[str, int, int, bool]]:
+    migrated = Counter(s.path for s in result.migrated)
+    manual = Counter(s.path for s in result.manual)
+    deleted = {c.path for c in result.deleted}
+    paths = sorted(set(migrated) | set(manual) | deleted | {c.path for c in result.changed})
+    return [(p, migrated[p], manual[p], p in deleted) for p in paths]
+
+
+def summary_table(result: RunResult) -> str:
+    """Per file: migrated sites, manual sites, deleted; then totals and any errors."""
+    rows = _per_file(result)
+    lines = []
+    if rows:
+        width = max(len("file"), *(len(p) for p, *_ in rows))
+        lines.append(f"{'file':<{width}}  {'migrated':>8}  {'manual':>6}  {'deleted':>7}")
+        lines.append(f"{'-' * width}  {'-' * 8}  {'-' * 6}  {'-' * 7}")
+        for path, migrated, manual, deleted in rows:
+            lines.append(f"{path:<{width}}  {migrated or '':>8}  {manual or '':>6}  {'yes' if deleted else '':>7}".rstrip())
+    lines.append(
+        f"{result.files_scanned} files scanned, {len(result.changed)} changed, {len(result.deleted)} deleted; "
+        f"{len(result.migrated)} sites migrated, {len(result.manual)} manual"
+        + (f"; {len(result.errors)} files could not be processed" if result.errors else "")
+    )
+    lines.extend(f"error: {path}: {reason}" for path, reason in result.errors)
+    return "\n".join(lines) + "\n"
+
+
+def as_json(result: RunResult, applied: Applied | None = None) -> str:
+    """design.md's object: files_changed, files_deleted, sites (plus `errors`: files not processed)."""
+    errors = list(result.errors) + (applied.errors if applied else [])
+    data = {
+        "files_changed": applied.written if applied else [c.path for c in result.changed],
+        "files_deleted": applied.deleted if applied else [c.path for c in result.deleted],
+        "sites": [{"path": s.path, "line": s.line, "rule": s.rule, "outcome": s.outcome, "message": s.message}
+                  for s in result.sites],
+        "errors": [{"path": path, "message": reason} for path, reason in errors],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_report(result: RunResult, applied: Applied | None = None, title: str = "tinyckpt-migrate report") -> str:
+    """A report to paste into a pull request: manual sites first (what a person must decide), then
+    what was migrated per file, deleted files, and files that could not be processed."""
+    rows = _per_file(result)
+    out = [f"# {title}", ""]
+    out.append(f"{result.files_scanned} files scanned: {len(result.changed)} changed, {len(result.deleted)} deleted, "
+               f"{len(result.migrated)} sites migrated, **{len(result.manual)} manual sites left**"
+               + (f", {len(result.errors)} files not processed" if result.errors else "") + ".")
+    out.append("")
+    out += ["## Manual sites (a person must decide)", ""]
+    if result.manual:
+        out += ["| where | rule | reason |", "| --- | --- | --- |"]
+        out += [f"| [`{s.path}:{s.line}`]({s.path}#L{s.line}) | `{s.rule}` | {_md(s.message)} |" for s in result.manual]
+    else:
+        out.append("None.")
+    out += ["", "## Per file", ""]
+    if rows:
+        out += ["| file | migrated | manual | deleted |", "| --- | ---: | ---: | :---: |"]
+        out += [f"| `{p}` | {m} | {n} | {'yes' if d else ''} |" for p, m, n, d in rows]
+    else:
+        out.append("Nothing to migrate.")
+    by_rule = Counter(s.rule for s in result.migrated)
+    if by_rule:
+        out += ["", "## Migrated sites by rule", "", "| rule | sites |", "| --- | ---: |"]
+        out += [f"| `{rule}` | {count} |" for rule, count in sorted(by_rule.items())]
+    if result.deleted:
+        out += ["", "## Deleted files", ""]
+        out += [f"- `{c.path}`" for c in result.deleted]
+    errors = list(result.errors) + (applied.errors if applied else [])
+    if errors:
+        out += ["", "## Files not processed (left byte-identical)", ""]
+        out += [f"- `{path}`: {_md(reason)}" for path, reason in errors]
+    return "\n".join(out) + "\n"
+
+
+def site_lines(sites: Iterable) -> list[str]:
+    """`path:line:col: rule: message` lines (manual sites, for the terminal)."""
+    return [f"{s.path}:{s.line}:{s.column}: {s.rule}: {s.message}" for s in sites]
