@@ -7,9 +7,15 @@ the module name. The README's migration table and `fixtures/` name the same rule
 from __future__ import annotations
 
 from codemods.rules._base import LegacyRule
+from codemods.rules.annotations import Annotations
+from codemods.rules.legacy_imports import LegacyImports
 
 RULES: list[type[LegacyRule]] = [
     # (rules are registered here, in order, as they land)
+    # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
+    Annotations,
+    # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.
+    LegacyImports,
 ]
 
 __all__ = ["RULES", "LegacyRule"]

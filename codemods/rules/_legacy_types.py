@@ -1,0 +1,141 @@
+"""Matching helpers the half-state rules share: re-exported legacy names, legacy annotations, typed names.
+
+A name is legacy by where it is imported from (`LegacyRule.legacy_class`), extended here with the
+re-exports found across the tree (`metta/rl/__init__.py` doing `from metta.rl.simple_checkpoint_manager
+import SimpleCheckpointManager` makes `metta.rl.SimpleCheckpointManager` legacy too); those facts are
+collected by the `legacy_imports` rule.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from codemods.rules._base import LegacyRule, resolve_relative
+
+REEXPORTS_FROM = "legacy_imports"  # the rule whose facts hold ("reexport", qualified name, class, source)
+_OPTIONAL = {"Optional", "typing.Optional"}
+_CONTAINERS = {"list", "List", "typing.List", "Sequence", "typing.Sequence", "Iterable", "typing.Iterable"}
+
+
+def reexports(index: dict) -> dict[str, tuple[str, str]]:
+    """Qualified name of a re-export -> (legacy class, qualified name it re-exports)."""
+    return {f[1]: (f[2], f[3]) for f in index.get(REEXPORTS_FROM, []) if f and f[0] == "reexport"}
+
+
+def dotted(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+class TypedRule(LegacyRule):
+    """A LegacyRule that also knows re-exports, local import bindings and legacy annotations."""
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.imported: dict[str, str] = {}  # local name -> qualified name, for string annotations
+        for imp in m.findall(node, m.ImportFrom() | m.Import()):
+            if isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
+                module = import_module(imp, self.context.full_package_name)
+                for alias in imp.names:
+                    self.imported[alias.evaluated_alias or alias.evaluated_name] = f"{module}.{alias.evaluated_name}"
+            elif isinstance(imp, cst.Import):
+                for alias in imp.names:
+                    self.imported[alias.evaluated_alias or alias.evaluated_name] = alias.evaluated_name
+
+    def _known(self, qualified: str) -> str | None:
+        found = self.config.legacy_class(qualified)
+        if found:
+            return found
+        hit = reexports(self.index).get(qualified)
+        return hit[0] if hit else None
+
+    def legacy_class(self, node: cst.CSTNode) -> str | None:
+        """The legacy class `node` refers to (direct import or a re-export), else None."""
+        found = super().legacy_class(node)
+        if found:
+            return found
+        for name in sorted(self.qualified_names(node)):
+            found = self._known(name)
+            if found:
+                return found
+        return None
+
+    def string_class(self, text: str) -> str | None:
+        """Legacy class named by the source text of a string annotation (`"SimpleCheckpointManager"`)."""
+        head, _, rest = text.strip().partition(".")
+        qualified = self.imported.get(head)
+        if qualified is None:
+            return None
+        return self._known(f"{qualified}.{rest}" if rest else qualified)
+
+    def annotation_type(self, node: cst.BaseExpression | None) -> tuple[str | None, bool]:
+        """(legacy class, is_container) of X, Optional[X], X | None, list[X] (also written as strings)."""
+        if node is None:
+            return None, False
+        if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+            try:
+                node = cst.parse_expression(node.evaluated_value)
+            except cst.ParserSyntaxError:
+                return None, False
+            name = dotted(node)
+            if name is not None:
+                return self.string_class(name), False
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if m.matches(other, m.Name("None")):
+                    return self.annotation_type(side)
+            return None, False
+        if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+            inner = node.slice[0].slice
+            if not isinstance(inner, cst.Index):
+                return None, False
+            outer = dotted(node.value) or ""
+            if outer in _OPTIONAL:
+                return self.annotation_type(inner.value)
+            if outer in _CONTAINERS:
+                kind, container = self.annotation_type(inner.value)
+                return (kind, True) if kind and not container else (None, False)
+            return None, False
+        return (self.legacy_class(node) if isinstance(node, (cst.Name, cst.Attribute)) else None), False
+
+
+def import_module(node: cst.ImportFrom, package: str | None) -> str:
+    """The absolute module a `from ... import` imports from."""
+    name = dotted(node.module) if node.module is not None else ""
+    if node.relative:
+        return resolve_relative("." * len(node.relative) + (name or ""), package)
+    return name or ""
+
+
+def params(node: cst.FunctionDef) -> Iterator[cst.Param]:
+    """Every parameter of a function, in order."""
+    p = node.params
+    yield from p.posonly_params
+    yield from p.params
+    if isinstance(p.star_arg, cst.Param):
+        yield p.star_arg
+    yield from p.kwonly_params
+    if p.star_kwarg is not None:
+        yield p.star_kwarg
+
+
+def is_test_file(path: str | None) -> bool:
+    """pytest files, where fixtures are injected by parameter name."""
+    name = (path or "").replace("\\", "/").rpartition("/")[2]
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+
+
+def is_fixture(node: cst.FunctionDef) -> bool:
+    """`@pytest.fixture` / `@fixture` (with or without arguments)."""
+    for deco in node.decorators:
+        target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
+        if (dotted(target) or "").rpartition(".")[2] == "fixture":
+            return True
+    return False

@@ -1,0 +1,261 @@
+"""Remove legacy imports, in every form, once nothing in the file uses them; tidy the target import."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence, Union
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext
+from libcst.metadata import ScopeProvider
+
+from codemods.config import Config
+
+from codemods.rules._base import CONFIG_KEY, resolve_relative
+from codemods.rules._legacy_types import TypedRule, dotted, import_module, reexports
+
+# `# from metta.sim.simple_policy_store import SimplePolicyStore`, `#import metta.agent.policy_store as ps`
+COMMENTED_IMPORT = re.compile(r"#\s*(?:from\s+(?P<from>\.*[\w.]*)\s+import\s+[\w\s,.()*]+|import\s+(?P<mod>[\w.]+)(?:\s+as\s+\w+)?)\s*(?:#.*)?")
+IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+TYPE_CHECKING = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+
+_Import = Union[cst.Import, cst.ImportFrom]
+
+
+class LegacyImports(TypedRule):
+    NAME = "legacy_imports"
+    DESCRIPTION = ("Remove legacy imports once unused (module level, function-local, TYPE_CHECKING, "
+                   "try/except ImportError, re-exports and __all__, commented-out lines); sort the target import.")
+    METADATA_DEPENDENCIES = (*TypedRule.METADATA_DEPENDENCIES, ScopeProvider)
+
+    @classmethod
+    def collect(cls, tree: cst.Module, context: CodemodContext) -> list[Any]:
+        """("reexport", qualified name, legacy class, source) for each module-level legacy import of a
+        non-legacy module (other files may import the name from it)."""
+        config = context.scratch.get(CONFIG_KEY) or Config()
+        module = context.full_module_name
+        if not module or config.is_legacy_module(module):
+            return []
+        facts = []
+        for stmt in tree.body:
+            for imp in m.findall(stmt, m.ImportFrom()) if isinstance(stmt, cst.SimpleStatementLine) else ():
+                if isinstance(imp.names, cst.ImportStar):
+                    continue
+                source = import_module(imp, context.full_package_name)
+                for alias in imp.names:
+                    qualified = f"{source}.{alias.evaluated_name}"
+                    legacy = config.legacy_class(qualified)
+                    if legacy:
+                        facts.append(("reexport", f"{module}.{alias.evaluated_alias or alias.evaluated_name}",
+                                      legacy, qualified))
+        return facts
+
+    def __init__(self, context: CodemodContext) -> None:
+        super().__init__(context)
+        self._removed_names: set[str] = set()  # module-level legacy names removed (for __all__)
+        self._emptied: set[int] = set()  # blocks whose every statement was a removed import
+
+    # -- which imports are legacy, and unused ----------------------------------------------------
+    def _legacy_alias(self, node: _Import, alias: cst.ImportAlias) -> str | None:
+        """The qualified name a legacy alias imports (a legacy module or a re-export), else None."""
+        if isinstance(node, cst.Import):
+            name = alias.evaluated_name
+            return name if self.config.is_legacy_module(name) else None
+        module = import_module(node, self.context.full_package_name)
+        qualified = f"{module}.{alias.evaluated_name}"
+        if self.config.is_legacy_module(module) or self.config.is_legacy_module(qualified):
+            return qualified
+        return qualified if qualified in reexports(self.index) else None
+
+    def _unused(self, node: _Import, alias: cst.ImportAlias) -> bool:
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is None:
+            return False
+        name = alias.evaluated_alias or alias.evaluated_name
+        mine = [a for a in scope.assignments[name] if getattr(a, "node", None) is node]
+        return bool(mine) and not any(a.references for a in mine)
+
+    def _prune(self, original: _Import, updated: _Import) -> _Import | cst.RemovalSentinel:
+        if isinstance(updated.names, cst.ImportStar):
+            return updated
+        keep = []
+        for old, new in zip(original.names, updated.names):  # type: ignore[arg-type]
+            if self._legacy_alias(original, old) and self._unused(original, old):
+                if self._is_module_level(original):
+                    self._removed_names.add(old.evaluated_alias or old.evaluated_name)
+                continue
+            keep.append(new)
+        if len(keep) == len(updated.names):  # type: ignore[arg-type]
+            return self._redirect(original, updated)
+        self.migrated(original, "removed unused legacy import")
+        if not keep:
+            return cst.RemoveFromParent()
+        keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=keep)
+
+    def _redirect(self, original: _Import, updated: _Import) -> _Import:
+        """A kept import of a re-exported legacy name imports it from where it is defined (the
+        re-export itself is removed from the re-exporting module)."""
+        if not isinstance(original, cst.ImportFrom) or isinstance(original.names, cst.ImportStar):
+            return updated
+        found = reexports(self.index)
+        sources = {found[q][1].rpartition(".")[0] if q in found else None
+                   for q in (self._legacy_alias(original, a) for a in original.names)}
+        if len(sources) != 1 or None in sources:
+            return updated
+        (source,) = sources
+        if any(found[f"{import_module(original, self.context.full_package_name)}.{a.evaluated_name}"][1]
+               != f"{source}.{a.evaluated_name}" for a in original.names):
+            return updated
+        self.migrated(original, f"legacy import now from {source} (the re-export is removed)")
+        return updated.with_changes(module=cst.parse_expression(source), relative=())
+
+    def _is_module_level(self, node: cst.CSTNode) -> bool:
+        scope = self.get_metadata(ScopeProvider, node, None)
+        return scope is not None and scope is scope.globals
+
+    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> Any:
+        return self._prune(original_node, updated_node)
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> Any:
+        result = self._prune(original_node, updated_node)
+        if isinstance(result, cst.ImportFrom) and self._is_target(result):
+            result = self._sorted(result)
+        return result
+
+    # -- statements and blocks left empty --------------------------------------------------------
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
+                                  updated_node: cst.SimpleStatementLine) -> Any:
+        if not updated_node.body:
+            return cst.RemoveFromParent()
+        return updated_node
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> Any:
+        if original_node.body and not updated_node.body:
+            self._emptied.add(id(original_node))
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated_node
+
+    def leave_If(self, original_node: cst.If, updated_node: cst.If) -> Any:
+        if (id(original_node.body) in self._emptied and dotted(original_node.test) in TYPE_CHECKING
+                and original_node.orelse is None):
+            self.remove_unused_import("typing", "TYPE_CHECKING")
+            return cst.RemoveFromParent()
+        return updated_node
+
+    def leave_Try(self, original_node: cst.Try, updated_node: cst.Try) -> Any:
+        """`try: from legacy import X` / `except ImportError: X = None`: gone once X is unused."""
+        if id(original_node.body) not in self._emptied or original_node.orelse or original_node.finalbody:
+            return updated_node
+        for handler in original_node.handlers:
+            caught = handler.type
+            names = [dotted(e.value) for e in caught.elements] if isinstance(caught, cst.Tuple) else [dotted(caught)] \
+                if caught is not None else [None]
+            if not set(names) <= IMPORT_ERRORS or not all(self._fallback_only(s) for s in handler.body.body):
+                return updated_node
+        return cst.RemoveFromParent()
+
+    def _fallback_only(self, stmt: cst.BaseStatement) -> bool:
+        """`pass`, or `X = <literal>` for a removed, unused name."""
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            return False
+        for small in stmt.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                    and isinstance(small.value, (cst.Name, cst.SimpleString, cst.Integer))):
+                return False
+            scope = self.get_metadata(ScopeProvider, small, None)
+            if scope is None or scope.accesses[small.targets[0].target.value]:
+                return False
+        return True
+
+    # -- __all__ entries and commented-out imports -----------------------------------------------
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not self._removed_names:
+            return updated_node
+        return updated_node.visit(_DropAllEntries(self._removed_names))  # type: ignore[return-value]
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        result = super().on_leave(original_node, updated_node)
+        if isinstance(result, cst.Module):
+            return result.with_changes(header=self._uncomment(original_node, result.header),
+                                       footer=self._uncomment(original_node, result.footer))
+        if isinstance(result, cst.IndentedBlock):
+            result = result.with_changes(footer=self._uncomment(original_node, result.footer))
+        if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            result = result.with_changes(leading_lines=self._uncomment(original_node, result.leading_lines))
+        if isinstance(result, (cst.FunctionDef, cst.ClassDef)):
+            result = result.with_changes(lines_after_decorators=self._uncomment(original_node,
+                                                                                result.lines_after_decorators))
+        return result
+
+    def _commented_import(self, line: cst.EmptyLine) -> bool:
+        match = COMMENTED_IMPORT.fullmatch(line.comment.value.strip()) if line.comment else None
+        if match is None:
+            return False
+        module = match.group("from") or match.group("mod") or ""
+        return self.config.is_legacy_module(resolve_relative(module, self.context.full_package_name))
+
+    def _uncomment(self, original: cst.CSTNode, lines: Sequence[cst.EmptyLine]) -> Sequence[cst.EmptyLine]:
+        """Drop commented-out legacy import lines (and a blank line the drop would double)."""
+        if not any(self._commented_import(line) for line in lines):
+            return lines
+        kept: list[cst.EmptyLine] = []
+        dropped = False
+        for line in lines:
+            if self._commented_import(line):
+                self.migrated(original, "removed commented-out legacy import")
+                dropped = True
+                continue
+            blank = line.comment is None
+            if dropped and blank and kept and kept[-1].comment is None:
+                continue  # the dropped lines sat between two blank lines: keep one
+            dropped = dropped and blank
+            kept.append(line)
+        return kept
+
+    # -- the target import: one line, names sorted -----------------------------------------------
+    def _is_target(self, node: cst.ImportFrom) -> bool:
+        return not node.relative and node.module is not None and dotted(node.module) == self.config.target
+
+    @staticmethod
+    def _sorted(node: cst.ImportFrom) -> cst.ImportFrom:
+        if isinstance(node.names, cst.ImportStar):
+            return node
+        names = list(node.names)
+        order = sorted(names, key=lambda a: (a.evaluated_name, a.evaluated_alias or ""))
+        if [a.evaluated_name for a in order] == [a.evaluated_name for a in names]:
+            return node
+        commas = [a.comma for a in names]
+        return node.with_changes(names=[a.with_changes(comma=c) for a, c in zip(order, commas)])
+
+
+class _DropAllEntries(cst.CSTTransformer):
+    """Drop the given names from a module-level `__all__ = [...]` / `(...)`."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        if not (len(updated_node.targets) == 1 and m.matches(updated_node.targets[0].target, m.Name("__all__"))
+                and isinstance(updated_node.value, (cst.List, cst.Tuple))):
+            return updated_node
+        elements = list(updated_node.value.elements)
+        keep = [e for e in elements if not (isinstance(e.value, cst.SimpleString)
+                                             and e.value.evaluated_value in self.names)]
+        if len(keep) == len(elements):
+            return updated_node
+        if keep and keep[-1] is not elements[-1]:
+            keep[-1] = keep[-1].with_changes(comma=elements[-1].comma)
+        return updated_node.with_changes(value=updated_node.value.with_changes(elements=keep))
+
