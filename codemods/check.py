@@ -1,0 +1,1127 @@
+"""`tinyckpt-migrate check`: every legacy reference left in a tree, for CI.
+
+The scanner is pure: `check_source(source, path, config, module_name=None) -> list[Finding]`
+(standard `ast`, not LibCST: it only reads). It never raises: a file that does not parse comes
+back as ONE finding with code TCK900, which `run_check` counts as a file that could not be
+processed (exit 2). Findings are matched by qualified name (where a name was imported from), so
+a codebase's own class that happens to be called `PolicyStore` is never reported.
+
+Codes (stable; `CODES` below has the same table):
+
+| code   | what is left |
+| ------ | ------------ |
+| TCK001 | an import of a legacy module or name (any form: lazy, `TYPE_CHECKING`, relative, re-export, `import a.b as c`) |
+| TCK002 | a use of a name bound from a legacy import (aliases and `module.attr` access too; `__all__` entries) |
+| TCK003 | a dynamic import of a legacy module (`importlib.import_module(...)`, `__import__(...)`) |
+| TCK004 | a dotted legacy path in a string constant (`"metta.agent.policy_store.PolicyStore"`) |
+| TCK005 | a legacy name in a string annotation (`"Optional[PolicyRecord]"`) |
+| TCK006 | a method call on an instance of a legacy class (`store = PolicyStore(); store.policy_record(u)`) |
+| TCK007 | a legacy module still present (reported once, at line 1 of the file that defines it) |
+| TCK008 | a commented-out legacy import (`# from metta.agent.policy_store import PolicyStore`) |
+| TCK100 | a manual-migration marker left (`# tinyckpt-migrate: manual: ...`) |
+| TCK200 | a legacy name in documentation (Markdown / reStructuredText; only with `--docs`) |
+| TCK900 | a file that could not be read, decoded or parsed (never suppressed or baselined) |
+
+Suppression: a comment `# noqa: TCK002` (several codes, comma-separated; a prefix such as `TCK`
+or `TCK00` covers every code it starts) on the line of the finding. A bare `# noqa` or another
+tool's codes (`# noqa: F401`, common on legacy imports) do NOT suppress. In docs any `noqa: TCK200`
+text on the line counts (`<!-- noqa: TCK200 -->`). `--no-suppressions` ignores them all.
+
+Contract with the CLI (codemods/cli.py wires `check` with these two functions):
+
+- `add_check_arguments(parser)`: adds check's own options to the `check` subparser
+  (`--format`, `--no-suppressions`, `--baseline`, `--write-baseline`, `--update-baseline`,
+  `--docs`, `-j/--jobs`, and the positional `paths`). Options (and a `paths` argument) the
+  parser already defines are left alone, so shared ones on a parent parser are fine.
+- `run_check(args, config, paths=None) -> int`: walks `paths` (default `args.paths`, then `.`)
+  with `codemods.files`,
+  prints the report for `args.format` to stdout (usage errors to stderr) and returns the exit
+  code: 0 nothing found, 1 findings (not suppressed, not in the baseline), 2 usage error or a
+  file that could not be processed (TCK900; it is also listed in the report). Reads `args.format`,
+  `args.no_suppressions`, `args.baseline`, `args.write_baseline`, `args.update_baseline`,
+  `args.docs`, `args.jobs` with `getattr` defaults, so a partial Namespace works too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import functools
+import io
+import os
+import re
+import sys
+import tokenize
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from codemods.config import Config
+from codemods.rules._base import MARKER_PREFIX
+
+CODES: dict[str, str] = {
+    "TCK001": "import of a legacy module or name",
+    "TCK002": "use of a legacy name",
+    "TCK003": "dynamic import of a legacy module",
+    "TCK004": "legacy dotted path in a string",
+    "TCK005": "legacy name in a string annotation",
+    "TCK006": "call on an instance of a legacy class",
+    "TCK007": "legacy module still present",
+    "TCK008": "commented-out legacy import",
+    "TCK100": "manual migration marker left",
+    "TCK200": "legacy name in documentation",
+    "TCK900": "file could not be read or parsed",
+}
+ERROR_CODE = "TCK900"
+DOC_SUFFIXES = (".md", ".markdown", ".rst")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One legacy reference: where (1-based line and column), which code, which legacy name."""
+
+    path: str
+    line: int
+    column: int
+    code: str
+    name: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column, "code": self.code,
+                "name": self.name, "message": self.message}
+
+
+# -- text helpers ----------------------------------------------------------------------------------
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks Python counts (not str.splitlines' \f, \x1c, ...)
+
+
+def _split_lines(source: str) -> list[str]:
+    return _LINE_BREAK.split(source)
+
+
+_NOQA = re.compile(r"noqa\s*:\s*([A-Za-z]+[0-9]*(?:\s*,\s*[A-Za-z]+[0-9]*)*)", re.IGNORECASE)
+
+
+def _noqa_codes(line: str, comment_only: bool = True) -> list[str]:
+    """Our codes (or prefixes) a line's `# noqa: ...` lists; other tools' codes are ignored."""
+    if "noqa" not in line.lower():
+        return []
+    codes: list[str] = []
+    for match in _NOQA.finditer(line):
+        if comment_only and "#" not in line[: match.start()]:
+            continue
+        codes += [c.strip().upper() for c in match.group(1).split(",")]
+    return [c for c in codes if c.startswith("TCK")]
+
+
+def suppressed(finding: Finding, line: str, comment_only: bool = True) -> bool:
+    """True when `line` (the finding's line) carries a `noqa` that covers the finding's code."""
+    if finding.code == ERROR_CODE:
+        return False
+    return any(finding.code.startswith(c) for c in _noqa_codes(line, comment_only))
+
+
+def _dotted_pattern(config: Config) -> re.Pattern[str]:
+    """Legacy module paths (longest first), with any dotted tail: `metta.agent.policy_store.X.y`."""
+    modules = sorted(config.legacy_modules, key=lambda m: (-len(m), m))
+    body = "|".join(re.escape(m) for m in modules) or r"(?!x)x"
+    return re.compile(rf"(?<![\w.])(?:{body})(?:\.[A-Za-z_]\w*)*(?!\w)")
+
+
+def _names_pattern(config: Config) -> re.Pattern[str]:
+    """Docs: legacy module paths (dotted tail included) or legacy class / re-export names."""
+    modules = sorted(config.legacy_modules, key=lambda m: (-len(m), m))
+    names = {qn.rpartition(".")[2] for qn in config.legacy_names} | set(config.legacy_names.values())
+    alternatives = [rf"(?:{re.escape(m)})(?:\.[A-Za-z_]\w*)*" for m in modules]
+    alternatives += [re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n))]
+    return re.compile(rf"(?<![\w.])(?:{'|'.join(alternatives) or '(?!x)x'})(?!\w)")
+
+
+_PATTERNS: dict[int, tuple[Config, re.Pattern[str], re.Pattern[str]]] = {}
+
+
+def _patterns(config: Config) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The two regexes, built once per Config object (Config holds a dict: not hashable)."""
+    cached = _PATTERNS.get(id(config))
+    if cached is None or cached[0] is not config:
+        if len(_PATTERNS) > 32:
+            _PATTERNS.clear()
+        cached = _PATTERNS[id(config)] = (config, _dotted_pattern(config), _names_pattern(config))
+    return cached[1], cached[2]
+
+
+def _resolve_relative(level: int, module: str | None, package: str | None) -> str | None:
+    """`from ..x import y` seen from package `a.b.c` -> `a.b.x`; None when it cannot be resolved."""
+    if not level:
+        return module or ""
+    if not package:
+        return None
+    parts = package.split(".")
+    if level - 1 > len(parts) - 1 and level > 1:
+        return None
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    return ".".join([*base, module] if module else base)
+
+
+class _Legacy:
+    """What counts as legacy: the Config, plus names that other modules of the tree re-export
+    (`metta/rl/__init__.py` doing `from metta.rl.simple_checkpoint_manager import
+    SimpleCheckpointManager` makes `metta.rl.SimpleCheckpointManager` legacy; `metta.rl` itself is not)."""
+
+    def __init__(self, config: Config, reexports: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.reexports = dict(reexports or {})
+        self.legacy_names = {**self.reexports, **config.legacy_names}
+
+    def legacy_class(self, qualified_name: str) -> str | None:
+        return self.config.legacy_class(qualified_name) or self.reexports.get(qualified_name)
+
+    def is_legacy_module(self, module: str) -> bool:
+        return self.config.is_legacy_module(module)
+
+
+# -- scopes ----------------------------------------------------------------------------------------
+
+class _Scope:
+    """Names bound in one scope: by imports (name -> qualified name) and by anything else."""
+
+    __slots__ = ("kind", "parent", "imports", "local", "globals", "nonlocals", "self_name", "owner")
+
+    def __init__(self, kind: str, parent: _Scope | None) -> None:
+        self.kind = kind  # "module" | "function" | "class"
+        self.parent = parent
+        self.imports: dict[str, str] = {}
+        self.local: set[str] = set()
+        self.globals: set[str] = set()  # `global` declarations: bound in the module scope
+        self.nonlocals: set[str] = set()  # `nonlocal` declarations: bound in an enclosing scope
+        self.self_name: str | None = None  # a method's first parameter
+        self.owner: _Scope | None = None  # the class scope a method belongs to
+
+
+@dataclass
+class _Ref:
+    """A name or `name.attr.attr` chain to resolve once every binding of the file is known."""
+
+    scope: _Scope
+    name: str
+    attrs: tuple[str, ...]
+    line: int
+    col: int  # byte offset (ast), converted to a 1-based character column when reported
+    code: str
+    context: str = ""  # the string annotation, or "__all__"
+    end_line: int = 0  # for a string annotation: the line its string ends on
+
+
+class _Scanner(ast.NodeVisitor):
+    """One pass over the tree: bindings per scope, references to resolve, instance sources."""
+
+    def __init__(self, config: _Legacy, package: str | None, report: Any) -> None:
+        self.config = config
+        self.package = package
+        self.report = report  # report(line, col, code, name, message)
+        self.module = _Scope("module", None)
+        self.scope = self.module
+        self.refs: list[_Ref] = []
+        self.dynamic: list[tuple[_Scope, ast.expr, ast.Constant, str | None]] = []
+        self.instance_sources: list[tuple[_Scope, str, str, Any]] = []  # (scope, kind, target, source)
+        self.instance_calls: list[tuple[_Scope, str, str, str, ast.Call]] = []  # (scope, kind, target, method)
+        self.consumed: set[int] = set()  # string constants already handled (no TCK004 for them)
+        self.string_annotations: list[tuple[ast.Constant, int, int]] = []  # (string, refs[start:end])
+        self.dotted, _ = _patterns(config.config)
+
+    # -- bindings ----------------------------------------------------------------------------------
+    def _bind(self, name: str, qualified: str | None = None, scope: _Scope | None = None) -> None:
+        scope = scope or self.scope
+        if name in scope.nonlocals:
+            return
+        if name in scope.globals:
+            scope = self.module
+        if qualified is not None:
+            scope.imports[name] = qualified
+        else:
+            scope.local.add(name)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.scope.globals.update(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.scope.nonlocals.update(node.names)
+
+    # -- imports -----------------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self._bind(alias.asname, alias.name)
+            else:
+                first = alias.name.partition(".")[0]
+                self._bind(first, first)
+            if self.config.is_legacy_module(alias.name):
+                self.report(alias.lineno, alias.col_offset, "TCK001", alias.name,
+                            f"import of legacy module {alias.name}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = _resolve_relative(node.level, node.module, self.package)
+        if module is None:  # a relative import without a known package: cannot be matched
+            for alias in node.names:
+                if alias.name != "*":
+                    self._bind(alias.asname or alias.name)
+            return
+        legacy_module = self.config.is_legacy_module(module)
+        for alias in node.names:
+            if alias.name == "*":
+                if legacy_module:
+                    for qn in self.config.legacy_names:
+                        if qn.rpartition(".")[0] == module:
+                            self._bind(qn.rpartition(".")[2], qn)
+                    self.report(alias.lineno, alias.col_offset, "TCK001", f"{module}.*",
+                                f"star import of legacy module {module}")
+                continue
+            qualified = f"{module}.{alias.name}" if module else alias.name
+            self._bind(alias.asname or alias.name, qualified)
+            legacy_class = self.config.legacy_class(qualified)
+            if legacy_class:
+                what = f"legacy {legacy_class}" if legacy_class == alias.name else f"legacy {alias.name} ({legacy_class})"
+                self.report(alias.lineno, alias.col_offset, "TCK001", qualified, f"import of {what} from {module}")
+            elif legacy_module or self.config.is_legacy_module(qualified):
+                self.report(alias.lineno, alias.col_offset, "TCK001", qualified,
+                            f"import of {alias.name} from legacy module {module}"
+                            if legacy_module else f"import of legacy module {qualified}")
+
+    # -- scopes ------------------------------------------------------------------------------------
+    def _visit_arguments(self, args: ast.arguments) -> list[ast.arg]:
+        """Defaults and annotations run in the enclosing scope; returns every parameter."""
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self.visit(default)
+        params = [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []),
+                  *args.kwonlyargs, *([args.kwarg] if args.kwarg else [])]
+        for param in params:
+            if param.annotation is not None:
+                self._annotation(param.annotation)
+        return params
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        params = self._visit_arguments(node.args)
+        if node.returns is not None:
+            self._annotation(node.returns)
+        self._bind(node.name)
+        enclosing = self.scope
+        scope = _Scope("function", enclosing)
+        for param in params:
+            scope.local.add(param.arg)
+            if param.annotation is not None:
+                self.instance_sources.append((scope, "name", param.arg, ("annotation", enclosing, param.annotation)))
+        positional = [*node.args.posonlyargs, *node.args.args]
+        plain = not any(isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod") for d in node.decorator_list)
+        if enclosing.kind == "class" and positional and plain:
+            scope.self_name, scope.owner = positional[0].arg, enclosing
+        self.scope = scope
+        for statement in node.body:
+            self.visit(statement)
+        self.scope = enclosing
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        params = self._visit_arguments(node.args)
+        enclosing = self.scope
+        self.scope = _Scope("function", enclosing)
+        self.scope.local.update(p.arg for p in params)
+        self.visit(node.body)
+        self.scope = enclosing
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.visit(expr)
+        self._bind(node.name)
+        enclosing = self.scope
+        self.scope = _Scope("class", enclosing)
+        for statement in node.body:
+            self.visit(statement)
+        self.scope = enclosing
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
+        self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
+        enclosing = self.scope
+        self.scope = _Scope("function", enclosing)
+        for number, generator in enumerate(node.generators):
+            self.visit(generator.target)
+            if number:
+                self.visit(generator.iter)
+            for condition in generator.ifs:
+                self.visit(condition)
+        for part in ("elt", "key", "value"):
+            if hasattr(node, part):
+                self.visit(getattr(node, part))
+        self.scope = enclosing
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
+
+    # -- other bindings ----------------------------------------------------------------------------
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self._bind(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self._bind(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self._bind(node.rest)
+        self.generic_visit(node)
+
+    # -- references --------------------------------------------------------------------------------
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.refs.append(_Ref(self.scope, node.id, (), node.lineno, node.col_offset, "TCK002"))
+        else:
+            self._bind(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        attrs: list[str] = []
+        base: ast.expr = node
+        while isinstance(base, ast.Attribute):
+            attrs.append(base.attr)
+            base = base.value
+        if isinstance(base, ast.Name):
+            self.refs.append(_Ref(self.scope, base.id, tuple(reversed(attrs)), node.lineno, node.col_offset, "TCK002"))
+        else:
+            self.visit(base)
+
+    # -- annotations (string ones parsed) ----------------------------------------------------------
+    def _annotation(self, node: ast.expr, scope: _Scope | None = None) -> None:
+        scope = scope or self.scope
+        saved, self.scope = self.scope, scope
+        try:
+            self._annotation_in_scope(node)
+        finally:
+            self.scope = saved
+
+    def _annotation_in_scope(self, node: ast.expr) -> None:
+        for child in ast.walk(node):
+            if isinstance(child, ast.Constant) and isinstance(child.value, str):
+                self._string_annotation(child)
+        self.visit(node)
+
+    def _string_annotation(self, constant: ast.Constant) -> None:
+        """Parse a string annotation; its names resolve in the current scope, reported in the string."""
+        if id(constant) in self.consumed:
+            return
+        self.consumed.add(id(constant))
+        before = len(self.refs)
+        for chain in _annotation_chains(constant.value):
+            self.refs.append(_Ref(self.scope, chain[0], chain[1:], constant.lineno, constant.col_offset, "TCK005",
+                                  constant.value, constant.end_lineno or constant.lineno))
+        # A legacy path in it is reported as TCK005 when it resolves, else as TCK004 (see _check).
+        self.string_annotations.append((constant, before, len(self.refs)))
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._annotation(node.annotation)
+        self._instance_target(node.target, ("annotation", self.scope, node.annotation))
+        if node.value is not None:
+            self._instance_target(node.target, ("value", self.scope, node.value))
+            self.visit(node.value)
+        self.visit(node.target)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._instance_target(target, ("value", self.scope, node.value))
+        if self.scope is self.module and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            self._all_entries(node.value)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if self.scope is self.module and isinstance(node.target, ast.Name) and node.target.id == "__all__":
+            self._all_entries(node.value)
+        self.generic_visit(node)
+
+    def _all_entries(self, value: ast.expr) -> None:
+        if isinstance(value, (ast.List, ast.Tuple)):
+            for element in value.elts:
+                if isinstance(element, ast.Constant) and isinstance(element.value, str):
+                    self.consumed.add(id(element))
+                    self.refs.append(_Ref(self.module, element.value, (), element.lineno, element.col_offset,
+                                          "TCK002", "__all__"))
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._instance_target(item.optional_vars, ("value", self.scope, item.context_expr))
+        self.generic_visit(node)
+
+    visit_AsyncWith = visit_With
+
+    def _instance_target(self, target: ast.expr, source: tuple[str, _Scope, ast.expr]) -> None:
+        if isinstance(target, ast.Name):
+            self.instance_sources.append((self.scope, "name", target.id, source))
+        elif self._self_attribute(target) is not None:
+            owner = self._method_owner()
+            if owner is not None:
+                self.instance_sources.append((owner, "attr", target.attr, source))  # type: ignore[attr-defined]
+
+    def _method_owner(self) -> _Scope | None:
+        scope: _Scope | None = self.scope
+        while scope is not None and scope.kind == "function":
+            if scope.self_name:
+                return scope.owner
+            scope = scope.parent
+        return None
+
+    def _self_attribute(self, node: ast.expr) -> str | None:
+        """`self.x` inside a method (or a closure in one): the attribute name."""
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            scope: _Scope | None = self.scope
+            while scope is not None and scope.kind == "function":
+                if node.value.id in scope.local and scope.self_name != node.value.id:
+                    return None
+                if scope.self_name == node.value.id:
+                    return node.attr
+                scope = scope.parent
+        return None
+
+    # -- calls: dynamic imports, casts, methods on legacy instances --------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        callee = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        first = node.args[0] if node.args else None
+        if callee in ("import_module", "__import__") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            package = None
+            for keyword in node.keywords:
+                if keyword.arg == "package" and isinstance(keyword.value, ast.Constant):
+                    package = keyword.value.value if isinstance(keyword.value.value, str) else None
+            if package is None and callee == "import_module" and len(node.args) > 1:
+                arg = node.args[1]
+                package = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+            self.consumed.add(id(first))
+            self.dynamic.append((self.scope, func, first, package))
+        elif callee == "cast" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            self._string_annotation(first)
+        if isinstance(func, ast.Attribute):
+            if isinstance(func.value, ast.Name):
+                self.instance_calls.append((self.scope, "name", func.value.id, func.attr, node))
+            else:
+                attr = self._self_attribute(func.value)
+                owner = self._method_owner() if attr is not None else None
+                if owner is not None and attr is not None:
+                    self.instance_calls.append((owner, "attr", attr, func.attr, node))
+        self.generic_visit(node)
+
+    # -- strings -----------------------------------------------------------------------------------
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and id(node) not in self.consumed:
+            self._dotted_string(node)
+
+    def _dotted_string(self, node: ast.Constant) -> None:
+        value = node.value
+        if "." not in value:
+            return
+        for match in self.dotted.finditer(value):
+            self.report_string(node, match.group(0), "TCK004", f"legacy path {match.group(0)} in a string")
+
+    def report_string(self, node: ast.Constant, text: str, code: str, message: str) -> None:
+        self.report(node.lineno, node.col_offset, code, text, message, (text, node.end_lineno or node.lineno))
+
+
+def _annotation_chains(text: str, depth: int = 0) -> list[tuple[str, ...]]:
+    """The outermost names / `a.b.c` chains in an annotation string (nested strings included)."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    chains: list[tuple[str, ...]] = []
+    todo: list[ast.AST] = [tree.body]
+    while todo:
+        node = todo.pop()
+        chain = _chain(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        if chain is not None:
+            chains.append(chain)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if depth < 5:
+                chains += _annotation_chains(node.value, depth + 1)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+    return chains
+
+
+# -- resolution ------------------------------------------------------------------------------------
+
+def _lookup(scope: _Scope, name: str, module: _Scope) -> tuple[_Scope | None, str | None]:
+    """(the scope that binds `name` as seen from `scope`, its qualified name if an import bound it)."""
+    current: _Scope | None = scope
+    first = True
+    while current is not None:
+        if name in current.globals or name in current.nonlocals:
+            current = module if name in current.globals else current.parent
+            first = False
+            continue
+        if current.kind != "class" or first:
+            if name in current.imports:
+                return current, current.imports[name]
+            if name in current.local:
+                return current, None
+        first = False
+        current = current.parent
+    return None, None
+
+
+class _Resolver:
+    def __init__(self, scanner: _Scanner, config: _Legacy) -> None:
+        self.scanner = scanner
+        self.config = config
+        self.module = scanner.module
+
+    def qualified(self, scope: _Scope, name: str, attrs: Sequence[str]) -> str | None:
+        _, qn = _lookup(scope, name, self.module)
+        if qn is None:
+            return None
+        return ".".join([qn, *attrs])
+
+    def legacy(self, qualified: str) -> tuple[str, str | None] | None:
+        """(the legacy prefix of a dotted name, its legacy class or None for a module) or None."""
+        parts = qualified.split(".")
+        module_prefix = None
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            found = self.config.legacy_class(prefix)
+            if found:
+                return prefix, found
+            if module_prefix is None and self.config.is_legacy_module(prefix):
+                module_prefix = prefix
+        if module_prefix is None:
+            return None
+        # `ps.helper`: report the module and the attribute used on it
+        end = len(module_prefix.split("."))
+        while end < len(parts) and self.config.is_legacy_module(".".join(parts[: end + 1])):
+            end += 1
+        return ".".join(parts[: end + 1]), None
+
+    def class_of(self, scope: _Scope, expr: ast.expr, kind: str, instances: dict[Any, str]) -> str | None:
+        """The legacy class an expression's value is an instance of (when we can tell)."""
+        if kind == "annotation":
+            expr = _unwrap_optional(expr)
+            if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+                try:
+                    expr = _unwrap_optional(ast.parse(expr.value.strip(), mode="eval").body)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    return None
+            chain = _chain(expr)
+            if chain is None:
+                return None
+            qn = self.qualified(scope, chain[0], chain[1:])
+            return self.config.legacy_class(qn) if qn else None
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if isinstance(expr, ast.Call):
+            chain = _chain(expr.func)
+            if chain is None:
+                return None
+            qn = self.qualified(scope, chain[0], chain[1:])
+            if qn is None:
+                return None
+            found = self.config.legacy_class(qn)
+            if found:
+                return found  # LegacyClass(...)
+            owner = qn.rpartition(".")[0]
+            return self.config.legacy_class(owner)  # LegacyClass.create(...), .load(...), .from_dict(...)
+        if isinstance(expr, ast.Name):
+            binding, _ = _lookup(scope, expr.id, self.module)
+            return instances.get((id(binding), "name", expr.id)) if binding is not None else None
+        return None
+
+    def instances(self) -> dict[Any, str]:
+        """(binding scope id, kind, name) -> legacy class, to a fixpoint (`b = a` after `a = X()`)."""
+        found: dict[Any, str] = {}
+        for _ in range(4):
+            before = len(found)
+            for scope, kind, target, (source_kind, source_scope, expr) in self.scanner.instance_sources:
+                if kind == "name":
+                    binding, _ = _lookup(scope, target, self.module)
+                    key = (id(binding if binding is not None else scope), "name", target)
+                else:
+                    key = (id(scope), "attr", target)
+                if key in found:
+                    continue
+                cls = self.class_of(source_scope, expr, source_kind, found)
+                if cls:
+                    found[key] = cls
+            if len(found) == before:
+                break
+        return found
+
+
+def _unwrap_optional(expr: ast.expr) -> ast.expr:
+    """`Optional[X]`, `X | None`, `Union[X, None]` -> X."""
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+        for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(other, ast.Constant) and other.value is None:
+                return _unwrap_optional(side)
+    if isinstance(expr, ast.Subscript):
+        chain = _chain(expr.value)
+        if chain and chain[-1] == "Optional":
+            return _unwrap_optional(expr.slice)
+        if chain and chain[-1] == "Union" and isinstance(expr.slice, ast.Tuple):
+            rest = [e for e in expr.slice.elts if not (isinstance(e, ast.Constant) and e.value is None)]
+            if len(rest) == 1:
+                return _unwrap_optional(rest[0])
+    return expr
+
+
+def _chain(expr: ast.expr) -> tuple[str, ...] | None:
+    attrs: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        attrs.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        return (expr.id, *reversed(attrs))
+    return None
+
+
+# -- comments: markers and commented-out imports ---------------------------------------------------
+
+_MARKER = re.compile(r"#\s*" + re.escape(MARKER_PREFIX[1:].strip()) + r"\s*(.*)")
+_COMMENTED_IMPORT = re.compile(r"#+\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w., ()*]+)|import\s+([\w.]+))")
+
+
+def _comments(source: str, lines: list[str]) -> Iterable[tuple[int, int, str]]:
+    """(line, 0-based column, text) of every comment; tokenize, or a line scan if that fails."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                yield token.start[0], token.start[1], token.string
+        return
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            yield number, len(line) - len(stripped), stripped
+
+
+# -- the scanner -----------------------------------------------------------------------------------
+
+def _package_of(path: str, module_name: str | None) -> str | None:
+    if not module_name:
+        return None
+    if os.path.basename(path) in ("__init__.py", "__init__.pyi"):
+        return module_name
+    return module_name.rpartition(".")[0] or None
+
+
+def check_source(source: str, path: str = "<string>", config: Config | None = None,
+                 module_name: str | None = None, *, suppressions: bool = True,
+                 reexports: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every legacy reference in one Python module's text, sorted by position. Never raises.
+
+    `module_name` (dotted) resolves relative imports and tells whether the file IS a legacy module
+    (TCK007). With `suppressions`, findings on a line with a matching `# noqa: TCK...` are dropped.
+    `reexports` (qualified name -> legacy class) adds names other modules re-export (see
+    `find_reexports`). A file that does not parse yields a single TCK900 finding.
+    """
+    return scan_source(source, path, config, module_name, suppressions=suppressions, reexports=reexports)[0]
+
+
+def scan_source(source: str, path: str = "<string>", config: Config | None = None,
+                module_name: str | None = None, *, suppressions: bool = True,
+                reexports: Mapping[str, str] | None = None) -> tuple[list[Finding], dict[str, str]]:
+    """`check_source`, plus the module-level imports that may re-export a legacy name
+    ({local name: qualified name}, for `find_reexports`). Never raises."""
+    config = config or Config()
+    exports: dict[str, str] = {}
+    try:
+        return _check(source, path, _Legacy(config, reexports), module_name, suppressions, exports), exports
+    except Exception as exc:  # noqa: BLE001 - a scanner bug must be a report, not a crash
+        return [Finding(path, 1, 1, ERROR_CODE, "internal-error",
+                        f"internal error while checking: {type(exc).__name__}: {exc}")], exports
+
+
+def find_reexports(config: Config, exports: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Names that modules of the tree re-export from legacy modules, transitively.
+
+    `exports`: module name -> its module-level imports {local name: qualified name}. Returns
+    {"<module>.<name>": legacy class} for every such name not already in the Config.
+    """
+    found: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for module, names in exports.items():
+            if config.is_legacy_module(module):
+                continue  # a legacy module's names are in the Config already (or are not legacy)
+            for name, qualified in names.items():
+                key = f"{module}.{name}"
+                cls = config.legacy_class(qualified) or found.get(qualified)
+                if cls and key not in found and not config.legacy_class(key):
+                    found[key] = cls
+                    changed = True
+    return found
+
+
+def _check(source: str, path: str, config: _Legacy, module_name: str | None, suppressions: bool,
+           exports: dict[str, str]) -> list[Finding]:
+    if source.startswith("\ufeff"):
+        source = source[1:]
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        return [Finding(path, line, max(exc.offset or 1, 1), ERROR_CODE, "syntax-error",
+                        f"cannot parse: {exc.msg}")]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return [Finding(path, 1, 1, ERROR_CODE, "syntax-error", f"cannot parse: {type(exc).__name__}: {exc}")]
+
+    lines = _split_lines(source)
+    raw: list[_Raw] = []
+
+    def report(line: int, col: int, code: str, name: str, message: str,
+               find: tuple[str, int] | None = None) -> None:
+        raw.append((line, col, code, name, message, find))
+
+    if module_name and config.is_legacy_module(module_name):
+        report(1, 0, "TCK007", module_name, f"legacy module {module_name} is still present")
+
+    scanner = _Scanner(config, _package_of(path, module_name), report)
+    scanner.visit(tree)
+    resolver = _Resolver(scanner, config)
+    tails = {qn.rpartition(".")[2] for qn in config.legacy_names}
+    exports.update((name, qn) for name, qn in scanner.module.imports.items()
+                   if name in tails or qn.rpartition(".")[2] in tails)
+
+    annotation_hits: set[int] = set()
+    for index, ref in enumerate(scanner.refs):
+        qn = resolver.qualified(ref.scope, ref.name, ref.attrs)
+        hit = resolver.legacy(qn) if qn else None
+        if hit is None:
+            continue
+        legacy_name, legacy_class = hit
+        annotation_hits.add(index)
+        base_parts = len(qn.split(".")) - len(ref.attrs)  # parts of the import's qualified name
+        spelled = ".".join((ref.name, *ref.attrs[: max(0, len(legacy_name.split(".")) - base_parts)]))
+        what = f"legacy {legacy_class}" if legacy_class else "legacy module"
+        find = None
+        if ref.code == "TCK005":
+            message = f"{what} ({legacy_name}) in string annotation {ref.context!r}"
+            find = (spelled, ref.end_line)
+        elif ref.context == "__all__":
+            message = f"{what} ({legacy_name}) re-exported in __all__"
+        elif legacy_class:
+            message = f"use of {what}" if spelled == legacy_class else \
+                f"use of {what} ({spelled})" if spelled == legacy_name else f"use of {what} ({spelled} is {legacy_name})"
+        else:
+            message = f"use of legacy module {legacy_name.rpartition('.')[0] or legacy_name} ({spelled})"
+        report(ref.line, ref.col, ref.code, legacy_name, message, find)
+
+    for constant, start, end in scanner.string_annotations:  # unresolved: still a dotted path?
+        if not any(i in annotation_hits for i in range(start, end)):
+            scanner._dotted_string(constant)
+
+    for scope, func, constant, package in scanner.dynamic:
+        chain = _chain(func)
+        qn = resolver.qualified(scope, chain[0], chain[1:]) if chain else None
+        builtin = chain == ("__import__",) and _lookup(scope, "__import__", scanner.module)[0] is None
+        if builtin or qn in ("importlib.import_module", "importlib.__import__", "builtins.__import__"):
+            target = constant.value
+            if target.startswith(".") and package:
+                level = len(target) - len(target.lstrip("."))
+                target = _resolve_relative(level, target.lstrip(".") or None, package) or target
+            if config.is_legacy_module(target) or config.legacy_class(target):
+                report(constant.lineno, constant.col_offset, "TCK003", target,
+                       f"dynamic import of legacy module {target}", (constant.value, constant.end_lineno or 0))
+                continue
+        scanner._dotted_string(constant)
+
+    if scanner.instance_calls:
+        instances = resolver.instances()
+        for scope, kind, target, method, call in scanner.instance_calls:
+            if kind == "name":
+                binding, qn = _lookup(scope, target, scanner.module)
+                if binding is None or qn is not None:
+                    continue
+                cls = instances.get((id(binding), "name", target))
+                spelled = target
+            else:
+                cls = instances.get((id(scope), "attr", target))
+                spelled = f"self.{target}"
+            if cls:
+                report(call.lineno, call.col_offset, "TCK006", f"{cls}.{method}",
+                       f"call {spelled}.{method}() on a legacy {cls} instance")
+
+    if "#" in source:
+        for line, col, text in _comments(source, lines):
+            marker = _MARKER.match(text)
+            if marker:
+                report(line, col, "TCK100", "manual-marker", f"manual migration marker left: {marker.group(1).strip()}")
+                continue
+            match = _COMMENTED_IMPORT.match(text)
+            if match:
+                module = match.group(1) if match.group(1) is not None else match.group(3)
+                if module and module.startswith("."):
+                    level = len(module) - len(module.lstrip("."))
+                    module = _resolve_relative(level, module.lstrip(".") or None, scanner.package) or ""
+                names = [n.strip(" ()") for n in (match.group(2) or "").split(",")]
+                hits = [module] if module and config.is_legacy_module(module) else []
+                hits += [f"{module}.{n}" for n in names if n and config.is_legacy_module(f"{module}.{n}")]
+                if hits:
+                    report(line, col, "TCK008", hits[0], f"commented-out import of legacy module {hits[0]}")
+
+    return _finish(raw, lines, path, suppressions)
+
+
+_Raw = tuple[int, int, str, str, str, "tuple[str, int] | None"]  # line, byte col, code, name, message, find
+
+
+def _finish(raw: list[_Raw], lines: list[str], path: str,
+            suppressions: bool) -> list[Finding]:
+    """Byte offsets -> 1-based character columns (strings: at the match), dedupe, noqa, sort."""
+    seen: set[tuple[int, int, str, str]] = set()
+    out: list[Finding] = []
+    for line, col, code, name, message, find in raw:
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        column = _char_column(text, col)
+        if find:  # a string constant: point at the text inside it when it is spelled out there
+            line, column = _locate(lines, line, column, *find)
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+        key = (line, column, code, name)
+        if key in seen:
+            continue
+        seen.add(key)
+        finding = Finding(path, line, column + 1, code, name, message)
+        if suppressions and suppressed(finding, text):
+            continue
+        out.append(finding)
+    return sorted(out, key=lambda f: (f.line, f.column, f.code, f.name))
+
+
+def _char_column(line: str, byte_offset: int) -> int:
+    if line.isascii():
+        return byte_offset
+    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
+
+
+def _locate(lines: list[str], line: int, column: int, text: str, end_line: int) -> tuple[int, int]:
+    """Where `text` first appears in a string constant that starts at (line, column), ends on
+    `end_line`; the string's start when it is not spelled out as such (escapes, concatenation)."""
+    first = lines[line - 1] if 0 < line <= len(lines) else ""
+    at = first.find(text, column)
+    if at >= 0:
+        return line, at
+    for number in range(line + 1, min(len(lines), end_line) + 1):
+        at = lines[number - 1].find(text)
+        if at >= 0:
+            return number, at
+    return line, column
+
+
+# -- docs ------------------------------------------------------------------------------------------
+
+def check_doc(text: str, path: str, config: Config | None = None, *, suppressions: bool = True) -> list[Finding]:
+    """Legacy class names and module paths in Markdown / reStructuredText (plain text search)."""
+    config = config or Config()
+    _, pattern = _patterns(config)
+    out = []
+    for number, line in enumerate(_split_lines(text), start=1):
+        for match in pattern.finditer(line):
+            finding = Finding(path, number, match.start() + 1, "TCK200", match.group(0),
+                              f"legacy name {match.group(0)} in documentation")
+            if suppressions and suppressed(finding, line, comment_only=False):
+                continue
+            out.append(finding)
+    return out
+
+
+# -- files and the command -------------------------------------------------------------------------
+
+def _error(path: str, reason: str) -> Finding:
+    return Finding(path, 1, 1, ERROR_CODE, "unreadable", reason)
+
+
+def _line_text(source: str, line: int) -> str:
+    lines = _split_lines(source)
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def scan_python_file(item: tuple[str, bytes, str], config: Config, suppressions: bool,
+                     reexports: Mapping[str, str] | None = None) -> tuple[list[tuple[Finding, str]], dict[str, str]]:
+    """Worker: one candidate file's (finding, baseline fingerprint) pairs and its module-level
+    imports of legacy-looking names (see `scan_source`). Never raises."""
+    from codemods.check_formats import fingerprint
+    from codemods.files import SourceError, decode_source
+
+    path, data, module_name = item
+    try:
+        source, _ = decode_source(data)
+    except SourceError as exc:
+        return [(_error(path, str(exc)), "")], {}
+    findings, exports = scan_source(source, path, config, module_name or None, suppressions=suppressions,
+                                    reexports=reexports)
+    lines = _split_lines(source.removeprefix("\ufeff"))
+    return [(f, fingerprint(f, lines[f.line - 1] if 0 < f.line <= len(lines) else "")) for f in findings], exports
+
+
+def scan_doc_file(path: str, config: Config, suppressions: bool) -> list[tuple[Finding, str]]:
+    from codemods.check_formats import fingerprint
+    from codemods.files import SourceError, read_bytes
+
+    try:
+        text = read_bytes(path).decode("utf-8", "replace").removeprefix("\ufeff")
+    except SourceError as exc:
+        return [(_error(path, str(exc)), "")]
+    return [(f, fingerprint(f, _line_text(text, f.line))) for f in check_doc(text, path, config, suppressions=suppressions)]
+
+
+def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppressions: bool = True,
+               docs: bool = False, jobs: int | None = None) -> tuple[list[tuple[Finding, str]], int]:
+    """(findings with their fingerprints, files scanned) for a tree; paths in findings as walked.
+
+    Reads every Python file once; only files that pass the byte prefilter (or that are legacy
+    modules) are parsed, over `jobs` processes when there are many. When modules of the tree
+    re-export legacy names (`from metta.rl import SimpleCheckpointManager` through
+    `metta/rl/__init__.py`), the candidates are scanned a second time knowing those names.
+    FileNotFoundError for a path that does not exist.
+    """
+    from codemods.files import SourceError, iter_python_files, module_name_for, parallel_map, prefilter, read_bytes
+
+    files = iter_python_files(list(paths), config)
+    results: list[tuple[Finding, str]] = []
+    candidates: list[tuple[str, bytes, str]] = []
+    for file in files:
+        path = os.fspath(file)
+        try:
+            data = read_bytes(path)
+        except SourceError as exc:
+            results.append((_error(path, str(exc)), ""))
+            continue
+        try:
+            module_name = module_name_for(path, config)
+        except (OSError, ValueError):
+            module_name = ""
+        if prefilter(data, config) or (module_name and config.is_legacy_module(module_name)):
+            candidates.append((path, data, module_name))
+    scan = functools.partial(scan_python_file, config=config, suppressions=suppressions)
+    scanned_files = parallel_map(scan, candidates, jobs=jobs)
+    exports = {item[2]: found[1] for item, found in zip(candidates, scanned_files) if item[2] and found[1]}
+    reexports = find_reexports(config, exports)
+    if reexports:  # names re-exported by the tree's own modules: scan the candidates again, knowing them
+        scan = functools.partial(scan_python_file, config=config, suppressions=suppressions, reexports=reexports)
+        scanned_files = parallel_map(scan, candidates, jobs=jobs)
+    for found, _ in scanned_files:
+        results.extend(found)
+    scanned = len(files)
+    if docs:
+        doc_files = [f for f in iter_python_files(list(paths), config, suffixes=DOC_SUFFIXES)
+                     if f.suffix.lower() in DOC_SUFFIXES]
+        scanned += len(doc_files)
+        for doc in doc_files:
+            results.extend(scan_doc_file(os.fspath(doc), config, suppressions))
+    return results, scanned
+
+
+def _relative(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        rel = os.path.abspath(path)
+    return rel.replace(os.sep, "/")
+
+
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
+    """Add an option unless the parser (e.g. a shared parent) already has one of its flags."""
+    if not any(flag in parser._option_string_actions for flag in flags):
+        parser.add_argument(*flags, **kwargs)
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """`check`'s own options and its PATH arguments (see the module docstring)."""
+    from codemods.check_formats import FORMATS
+
+    if not any(action.dest == "paths" for action in parser._actions):
+        parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                            help="files or directories to check (default: .)")
+    _add(parser, "--format", choices=FORMATS, default="text",
+         help="output: text (path:line:col: CODE message, default), json, github (workflow annotations), sarif")
+    _add(parser, "--no-suppressions", action="store_true",
+         help="ignore `# noqa: TCK...` comments")
+    _add(parser, "--baseline", metavar="FILE",
+         help="report only findings not recorded in FILE (see --write-baseline)")
+    _add(parser, "--write-baseline", metavar="FILE",
+         help="record every current finding in FILE and exit 0 (teams that migrate in steps)")
+    _add(parser, "--update-baseline", action="store_true",
+         help="with --baseline FILE: rewrite FILE with the current findings")
+    _add(parser, "--docs", action="store_true",
+         help="also search Markdown / reStructuredText files for legacy names (TCK200)")
+    _add(parser, "-j", "--jobs", type=int, default=None, metavar="N",
+         help="worker processes (default: all cores)")
+
+
+def run_check(args: argparse.Namespace, config: Config,
+              paths: Sequence[str | os.PathLike[str]] | None = None) -> int:
+    """Run `check` as the CLI asks; prints the report, returns the exit code (0, 1 or 2).
+    `paths` defaults to `args.paths`, then to `.`."""
+    paths = list(paths or getattr(args, "paths", None) or ["."])
+    from codemods.check_formats import (
+        FORMATS, BaselineError, filter_baseline, render_github, render_json, render_sarif, render_text,
+        write_baseline,
+    )
+
+    fmt = getattr(args, "format", None) or "text"
+    baseline = getattr(args, "baseline", None)
+    write_to = getattr(args, "write_baseline", None)
+    if getattr(args, "update_baseline", False):
+        if not baseline:
+            print("error: --update-baseline needs --baseline FILE", file=sys.stderr)
+            return 2
+        write_to = baseline
+    if fmt not in FORMATS:
+        print(f"error: unknown --format {fmt!r} for check (choose from {', '.join(FORMATS)})", file=sys.stderr)
+        return 2
+    try:
+        results, scanned = scan_paths(paths, config, suppressions=not getattr(args, "no_suppressions", False),
+                                      docs=bool(getattr(args, "docs", False)), jobs=getattr(args, "jobs", None))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results = sorted(((replace(f, path=_relative(f.path)), fp) for f, fp in results),
+                     key=lambda pair: (pair[0].path, pair[0].line, pair[0].column, pair[0].code, pair[0].name))
+    known = 0
+    if write_to:
+        try:
+            count = write_baseline(write_to, results)
+        except OSError as exc:
+            print(f"error: cannot write baseline {write_to}: {exc}", file=sys.stderr)
+            return 2
+        print(f"recorded {count} finding{'s' if count != 1 else ''} in baseline {write_to}", file=sys.stderr)
+        known = count
+        findings = [f for f, _ in results if f.code == ERROR_CODE]
+    elif baseline:
+        try:
+            findings, known = filter_baseline(baseline, results)
+        except BaselineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        findings = [f for f, _ in results]
+    if fmt == "json":
+        out = render_json(findings, scanned)
+    elif fmt == "github":
+        out = render_github(findings)
+    elif fmt == "sarif":
+        prints = {id(f): fp for f, fp in results}
+        out = render_sarif(findings, [prints.get(id(f), "") for f in findings])
+    else:
+        out = render_text(findings, scanned, known)
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    if any(f.code == ERROR_CODE for f in findings):
+        return 2
+    return 1 if findings else 0
+
