@@ -104,23 +104,19 @@ def _split_lines(source: str) -> list[str]:
 _NOQA = re.compile(r"noqa\s*:\s*([A-Za-z]+[0-9]*(?:\s*,\s*[A-Za-z]+[0-9]*)*)", re.IGNORECASE)
 
 
-def _noqa_codes(line: str, comment_only: bool = True) -> list[str]:
-    """Our codes (or prefixes) a line's `# noqa: ...` lists; other tools' codes are ignored."""
-    if "noqa" not in line.lower():
+def _noqa_codes(text: str) -> list[str]:
+    """Our codes (or prefixes) a `noqa: ...` in `text` lists; other tools' codes are ignored."""
+    if "noqa" not in text.lower():
         return []
-    codes: list[str] = []
-    for match in _NOQA.finditer(line):
-        if comment_only and "#" not in line[: match.start()]:
-            continue
-        codes += [c.strip().upper() for c in match.group(1).split(",")]
+    codes = [c.strip().upper() for match in _NOQA.finditer(text) for c in match.group(1).split(",")]
     return [c for c in codes if c.startswith("TCK")]
 
 
-def suppressed(finding: Finding, line: str, comment_only: bool = True) -> bool:
-    """True when `line` (the finding's line) carries a `noqa` that covers the finding's code."""
+def suppressed(finding: Finding, comment: str) -> bool:
+    """True when `comment` (the comments on the finding's line) has a `noqa` covering its code."""
     if finding.code == ERROR_CODE:
         return False
-    return any(finding.code.startswith(c) for c in _noqa_codes(line, comment_only))
+    return any(finding.code.startswith(c) for c in _noqa_codes(comment))
 
 
 def _dotted_pattern(config: Config) -> re.Pattern[str]:
@@ -495,18 +491,19 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         callee = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         first = node.args[0] if node.args else None
-        if callee in ("import_module", "__import__") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        if callee == "cast" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            self._string_annotation(first)
+        elif isinstance(first, ast.Constant) and isinstance(first.value, str) and callee:
+            # maybe importlib.import_module / __import__ under any alias: resolved once bindings are known
             package = None
             for keyword in node.keywords:
                 if keyword.arg == "package" and isinstance(keyword.value, ast.Constant):
                     package = keyword.value.value if isinstance(keyword.value.value, str) else None
-            if package is None and callee == "import_module" and len(node.args) > 1:
+            if package is None and len(node.args) > 1:  # import_module(name, package)
                 arg = node.args[1]
                 package = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
             self.consumed.add(id(first))
             self.dynamic.append((self.scope, func, first, package))
-        elif callee == "cast" and isinstance(first, ast.Constant) and isinstance(first.value, str):
-            self._string_annotation(first)
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name):
                 self.instance_calls.append((self.scope, "name", func.value.id, func.attr, node))
@@ -874,14 +871,17 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
                 if hits:
                     report(line, col, "TCK008", hits[0], f"commented-out import of legacy module {hits[0]}")
 
-    return _finish(raw, lines, path, suppressions)
+    noqa: dict[int, str] = {}
+    if suppressions and raw and "noqa" in source:  # only real comments count, not text in strings
+        for line, _, text in _comments(source, lines):
+            noqa[line] = noqa.get(line, "") + text
+    return _finish(raw, lines, path, noqa)
 
 
 _Raw = tuple[int, int, str, str, str, "tuple[str, int] | None"]  # line, byte col, code, name, message, find
 
 
-def _finish(raw: list[_Raw], lines: list[str], path: str,
-            suppressions: bool) -> list[Finding]:
+def _finish(raw: list[_Raw], lines: list[str], path: str, comments: Mapping[int, str]) -> list[Finding]:
     """Byte offsets -> 1-based character columns (strings: at the match), dedupe, noqa, sort."""
     seen: set[tuple[int, int, str, str]] = set()
     out: list[Finding] = []
@@ -896,7 +896,7 @@ def _finish(raw: list[_Raw], lines: list[str], path: str,
             continue
         seen.add(key)
         finding = Finding(path, line, column + 1, code, name, message)
-        if suppressions and suppressed(finding, text):
+        if suppressed(finding, comments.get(line, "")):
             continue
         out.append(finding)
     return sorted(out, key=lambda f: (f.line, f.column, f.code, f.name))
@@ -933,7 +933,7 @@ def check_doc(text: str, path: str, config: Config | None = None, *, suppression
         for match in pattern.finditer(line):
             finding = Finding(path, number, match.start() + 1, "TCK200", match.group(0),
                               f"legacy name {match.group(0)} in documentation")
-            if suppressions and suppressed(finding, line, comment_only=False):
+            if suppressions and suppressed(finding, line):
                 continue
             out.append(finding)
     return out
