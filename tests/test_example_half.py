@@ -63,20 +63,49 @@ def _py_files(root: Path) -> dict[str, Path]:
     }
 
 
-def _run_pytest(root: Path) -> str:
+def _env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout
+    return env
+
+
+_GOLDEN_SCRIPT = """\
+import sys
+from tools.train import main as train
+from tools.eval import main as evaluate
+root = sys.argv[1]
+assert train(['--run', 'r', '--data-dir', root, '--epochs', '4']) == 0
+assert train(['--run', 'r', '--data-dir', root, '--epochs', '6']) == 0
+assert evaluate(['file://' + root + '/r']) == 0
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Start the three subprocesses at once (they are independent), then collect them."""
+    out_dir = tmp_path_factory.mktemp("half_run")
+    pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"]
+    procs = {
+        "legacy": subprocess.Popen(pytest_cmd, cwd=LEGACY, env=_env(LEGACY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        "golden": subprocess.Popen(pytest_cmd, cwd=GOLDEN, env=_env(GOLDEN), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        "script": subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-c", _GOLDEN_SCRIPT, str(out_dir)],
+            cwd=GOLDEN, env=_env(GOLDEN), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ),
+    }
+    results = {}
+    try:
+        for name, proc in procs.items():
+            stdout, stderr = proc.communicate(timeout=180)
+            results[name] = (proc.returncode, stdout, stderr)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    results["out_dir"] = out_dir
+    return results
 
 
 def _count_tests(root: Path) -> int:
@@ -108,37 +137,24 @@ def _resolves(root: Path, module: str) -> bool:
     return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
 
 
-@pytest.mark.parametrize("root", [LEGACY, GOLDEN], ids=["legacy", "golden"])
-def test_project_tests_pass(root):
-    out = _run_pytest(root)
+@pytest.mark.parametrize("name, root", [("legacy", LEGACY), ("golden", GOLDEN)])
+def test_project_tests_pass(runs, name, root):
+    returncode, out, err = runs[name]
+    assert returncode == 0, out[-4000:] + err[-4000:]
     passed = re.search(r"(\d+) passed", out)
     assert passed and int(passed.group(1)) == _count_tests(root), out[-2000:]
     assert not re.search(r"\d+ (failed|errors?|skipped)", out), out[-2000:]
 
 
-def test_golden_runs_on_tinyckpt_files_only(tmp_path):
+def test_golden_runs_on_tinyckpt_files_only(runs):
     """train -> resume -> evaluate in the golden writes tinyckpt's layout and nothing legacy."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(GOLDEN)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    script = (
-        "import sys\n"
-        "from tools.train import main as train\n"
-        "from tools.eval import main as evaluate\n"
-        "root = sys.argv[1]\n"
-        "assert train(['--run', 'r', '--data-dir', root, '--epochs', '4']) == 0\n"
-        "assert train(['--run', 'r', '--data-dir', root, '--epochs', '6']) == 0\n"
-        "assert evaluate(['file://' + root + '/r']) == 0\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", script, str(tmp_path)],
-        cwd=GOLDEN, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    files = sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir())
+    returncode, out, err = runs["script"]
+    assert returncode == 0, err[-3000:]
+    run_dir = runs["out_dir"] / "r"
+    files = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert files == sorted(f"{kind}_epoch_{e}.pt" for e in (2, 4, 6) for kind in ("agent", "trainer")), files
-    assert not (tmp_path / "r" / "r").exists()  # the run_dir trap
-    assert '"r": {"epoch": 6' in proc.stdout
+    assert not (run_dir / "r").exists()  # the run_dir trap
+    assert '"r": {"epoch": 6' in out
 
 
 def test_golden_file_set():
@@ -162,7 +178,7 @@ def test_legacy_project_has_dangling_imports():
                 assert not _resolves(LEGACY, module), module
                 dangling.add(rel)
     assert {"metta/rl/trainer.py", "metta/sim/evaluator.py"} <= dangling
-    commented = [rel for rel, p in _py_files(LEGACY).items() if re.search(r"^\s*# from metta\.agent\.", p.read_text(), re.M)]
+    commented = [rel for rel, p in _py_files(LEGACY).items() if re.search(r"^\s*# from metta\.agent\.", p.read_text(), re.MULTILINE)]
     assert len(commented) >= 2
 
 
