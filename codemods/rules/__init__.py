@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from codemods.rules._base import LegacyRule
 from codemods.rules.annotations import Annotations
+from codemods.rules.checkpoint_manager import CheckpointManager
 from codemods.rules.legacy_imports import LegacyImports
 
 RULES: list[type[LegacyRule]] = [
     # (rules are registered here, in order, as they land)
+    # CheckpointManager: before Annotations (it finds managers by their legacy annotations).
+    CheckpointManager,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.

@@ -8,7 +8,8 @@ collected by the `legacy_imports` rule.
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
 
 import libcst as cst
 import libcst.matchers as m
@@ -39,15 +40,7 @@ class TypedRule(LegacyRule):
     """A LegacyRule that also knows re-exports, local import bindings and legacy annotations."""
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.imported: dict[str, str] = {}  # local name -> qualified name, for string annotations
-        for imp in m.findall(node, m.ImportFrom() | m.Import()):
-            if isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
-                module = import_module(imp, self.context.full_package_name)
-                for alias in imp.names:
-                    self.imported[alias.evaluated_alias or alias.evaluated_name] = f"{module}.{alias.evaluated_name}"
-            elif isinstance(imp, cst.Import):
-                for alias in imp.names:
-                    self.imported[alias.evaluated_alias or alias.evaluated_name] = alias.evaluated_name
+        self.imported = import_map(node, self.context.full_package_name)
 
     def _known(self, qualified: str) -> str | None:
         found = self.config.legacy_class(qualified)
@@ -106,6 +99,33 @@ class TypedRule(LegacyRule):
         return (self.legacy_class(node) if isinstance(node, (cst.Name, cst.Attribute)) else None), False
 
 
+def import_map(tree: cst.Module, package: str | None) -> dict[str, str]:
+    """Local name -> qualified name of everything the file imports (any scope)."""
+    found: dict[str, str] = {}
+    for imp in m.findall(tree, m.ImportFrom() | m.Import()):
+        if isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
+            module = import_module(imp, package)
+            for alias in imp.names:
+                found[alias.evaluated_alias or alias.evaluated_name] = f"{module}.{alias.evaluated_name}"
+        elif isinstance(imp, cst.Import):
+            for alias in imp.names:
+                found[alias.evaluated_alias or alias.evaluated_name] = alias.evaluated_name
+    return found
+
+
+def qualify(node: cst.BaseExpression | None, imported: dict[str, str]) -> str | None:
+    """Qualified name of a name/attribute chain (or a string of one) through the file's imports."""
+    if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str):
+        text = node.evaluated_value.strip()
+    else:
+        text = dotted(node) if node is not None else None
+    if not text:
+        return None
+    head, _, rest = text.partition(".")
+    base = imported.get(head)
+    return None if base is None else f"{base}.{rest}" if rest else base
+
+
 def import_module(node: cst.ImportFrom, package: str | None) -> str:
     """The absolute module a `from ... import` imports from."""
     name = dotted(node.module) if node.module is not None else ""
@@ -139,3 +159,182 @@ def is_fixture(node: cst.FunctionDef) -> bool:
         if (dotted(target) or "").rpartition(".")[2] == "fixture":
             return True
     return False
+
+
+# -- which names hold a legacy object ---------------------------------------------------------------
+
+_Scope = Union[cst.Module, cst.FunctionDef]
+
+
+class _OwnNodes(cst.CSTVisitor):
+    """Every node of one scope, not descending into nested functions, classes or lambdas."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        super().__init__()
+        self.root = root
+        self.found: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                self.found.append(node)  # its name is bound here
+            return False
+        self.found.append(node)
+        return True
+
+
+def own_nodes(scope: cst.CSTNode) -> list[cst.CSTNode]:
+    """The nodes of a module or function body that belong to that scope."""
+    visitor = _OwnNodes(scope)
+    scope.visit(visitor)
+    return visitor.found
+
+
+def _targets(node: cst.BaseExpression) -> Iterator[cst.Name]:
+    if isinstance(node, cst.Name):
+        yield node
+    elif isinstance(node, (cst.Tuple, cst.List)):
+        for element in node.elements:
+            yield from _targets(element.value)
+    elif isinstance(node, cst.StarredElement):
+        yield from _targets(node.value)
+
+
+@dataclass
+class Bindings:
+    """Names (per module/function) and `self` attributes (per class) that hold one kind of object."""
+
+    names: dict[int, set[str]] = field(default_factory=dict)  # id(scope) -> tracked names
+    bound: dict[int, set[str]] = field(default_factory=dict)  # id(scope) -> every name bound there
+    attrs: dict[int, set[str]] = field(default_factory=dict)  # id(class) -> tracked self attributes
+
+
+class Binder:
+    """Finds, for one kind of object, the names that hold it: a name is tracked when every binding of
+    it in its scope is one `takes_value` accepts (or a parameter `takes_param` accepts)."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.result = Bindings()
+        self._current: set[str] = set()
+
+    # overridden by each use
+    def takes_param(self, fn: cst.FunctionDef, param: cst.Param) -> bool:
+        return False
+
+    def takes_value(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None) -> bool:
+        return False
+
+    def takes_iter(self, iterable: cst.BaseExpression) -> bool:
+        return False
+
+    def is_tracked(self, node: cst.BaseExpression) -> bool:
+        """A name tracked in the scope being scanned (for `x = y` and loops over tracked lists)."""
+        return isinstance(node, cst.Name) and node.value in self._current
+
+    def run(self) -> Bindings:
+        scopes: list[_Scope] = [self.module, *m.findall(self.module, m.FunctionDef())]  # type: ignore[list-item]
+        for _ in range(2):  # a second pass sees `self.x` attributes found in other methods
+            for scope in scopes:
+                self._scan(scope)
+            for cls in m.findall(self.module, m.ClassDef()):
+                self._scan_class(cls)  # type: ignore[arg-type]
+        return self.result
+
+    def _scan(self, scope: _Scope) -> None:
+        tracked: set[str] = set()
+        bad: set[str] = set()
+        bound: set[str] = set()
+        if isinstance(scope, cst.FunctionDef):
+            for p in params(scope):
+                bound.add(p.name.value)
+                (tracked if self.takes_param(scope, p) else bad).add(p.name.value)
+        nodes = own_nodes(scope)
+        for _ in range(2):  # `b = a` after `a` is known
+            self._current = tracked - bad
+            for node in nodes:
+                for name, ok in self._bindings(node, scope):
+                    bound.add(name)
+                    (tracked if ok else bad).add(name)
+        self.result.names[id(scope)] = tracked - bad
+        self.result.bound[id(scope)] = bound
+
+    def _bindings(self, node: cst.CSTNode, scope: _Scope) -> Iterator[tuple[str, bool]]:
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                for name in _targets(target.target):
+                    yield name.value, isinstance(target.target, cst.Name) and self.takes_value(node.value, None)
+        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            yield node.target.value, self.takes_value(node.value, node.annotation.annotation) if node.value else \
+                self.takes_value(cst.Name("None"), node.annotation.annotation)
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            ok = isinstance(node.target, cst.Name) and self.takes_iter(node.iter)
+            for name in _targets(node.target):
+                yield name.value, ok
+        elif isinstance(node, (cst.AugAssign, cst.WithItem, cst.NamedExpr)) or (
+                isinstance(node, cst.AsName) and isinstance(node.name, cst.Name)):
+            target = node.name if isinstance(node, cst.AsName) else getattr(node, "target", None)
+            for name in _targets(target) if isinstance(target, cst.BaseExpression) else ():
+                yield name.value, False
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node is not scope:
+            yield node.name.value, False
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            for item in node.names:
+                yield item.name.value, False
+
+    def _scan_class(self, cls: cst.ClassDef) -> None:
+        tracked: set[str] = set()
+        bad: set[str] = set()
+        for fn in cls.body.body:
+            if not isinstance(fn, cst.FunctionDef) or not fn.params.params:
+                continue
+            me = fn.params.params[0].name.value
+            self._current = self.result.names.get(id(fn), set())
+            for node in own_nodes(fn):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
+                    [node.target] if isinstance(node, (cst.AnnAssign, cst.AugAssign)) else []
+                for target in targets:
+                    if isinstance(target, cst.Attribute) and m.matches(target.value, m.Name(me)):
+                        ok = isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None and \
+                            len(targets) == 1 and self.takes_value(node.value, getattr(node, "annotation", None)
+                                                                   and node.annotation.annotation)
+                        (tracked if ok else bad).add(target.attr.value)
+        self.result.attrs[id(cls)] = tracked - bad
+
+
+class ScopedRule(TypedRule):
+    """A TypedRule that knows, while transforming, the enclosing module/function/class scopes."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._scopes: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef)):
+            self._scopes.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        if self._scopes and self._scopes[-1] is original_node:
+            self._scopes.pop()
+        return super().on_leave(original_node, updated_node)
+
+    def holds(self, bindings: Bindings, expr: cst.BaseExpression) -> bool:
+        """True when `expr` (a name or `self.attr`) is tracked by `bindings` where it is used."""
+        if isinstance(expr, cst.Name):
+            for scope in reversed(self._scopes):
+                if isinstance(scope, cst.ClassDef):
+                    continue
+                if expr.value in bindings.bound.get(id(scope), ()):
+                    return expr.value in bindings.names.get(id(scope), ())
+            return False
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            functions = [s for s in self._scopes if isinstance(s, cst.FunctionDef)]
+            classes = [s for s in self._scopes if isinstance(s, cst.ClassDef)]
+            if not functions or not classes or not functions[-1].params.params:
+                return False
+            method = functions[-1]
+            if not any(s is method for s in classes[-1].body.body) or method.params.params[0].name.value != expr.value.value:
+                return False
+            return expr.attr.value in bindings.attrs.get(id(classes[-1]), ())
+        return False
