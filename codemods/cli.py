@@ -197,6 +197,8 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         if diff:
             out.write("\n")
         out.write(summary_table(result))
+        for line in site_lines(result.manual):
+            out.write(f"manual   {line}\n")
     if args.format == "json" or not apply:
         for path, reason in result.errors:
             sys.stderr.write(f"error: {path}: {reason}\n")

@@ -1,0 +1,263 @@
+"""The file runner: pipeline, deletion planning, bad input, atomic apply (with a test-local rule,
+so these tests do not depend on which real rules have landed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.codemod.visitors import RemoveImportsVisitor
+
+from codemods import files, runner
+from codemods.config import find_config
+from codemods.rules._base import LegacyRule
+
+
+class MetaToDict(LegacyRule):
+    """`PolicyMetadata(...)` -> `dict(...)`; with `*args` it is a manual site (a tiny stand-in rule)."""
+
+    NAME = "meta_to_dict"
+    DESCRIPTION = "PolicyMetadata(**kw) -> dict(**kw)"
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if self.legacy_class(original_node.func) != "PolicyMetadata":
+            return updated_node
+        if any(arg.star == "*" for arg in original_node.args):
+            self.manual(original_node, "PolicyMetadata(*args): decide the keys by hand")
+            return updated_node
+        self.migrated(original_node, "PolicyMetadata(...) -> dict(...)")
+        RemoveImportsVisitor.remove_unused_import(self.context, "metta.agent.policy_metadata", "PolicyMetadata")
+        return updated_node.with_changes(func=cst.Name("dict"))
+
+
+class Noop(LegacyRule):
+    NAME = "noop"
+    DESCRIPTION = "changes nothing"
+
+
+TEST_RULES = [MetaToDict, Noop]
+
+LEGACY = "class PolicyMetadata(dict):\n    pass\n"
+USER = "from metta.agent.policy_metadata import PolicyMetadata\n\n\ndef f():\n    return PolicyMetadata(epoch=1)\n"
+USER_NEW = "\n\ndef f():\n    return dict(epoch=1)\n"
+MANUAL = "from metta.agent.policy_metadata import PolicyMetadata\n\n\ndef g(a):\n    return PolicyMetadata(*a)\n"
+
+
+def make_project(root: Path, extra: dict[str, str | bytes] | None = None, pyproject: str = "") -> Path:
+    """A small legacy project: the legacy module, a user of it, a legacy-only test, a normal test."""
+    layout: dict[str, str | bytes] = {
+        "pyproject.toml": pyproject or "[project]\nname = 'demo'\n",
+        "metta/__init__.py": "",
+        "metta/agent/__init__.py": "",
+        "metta/agent/policy_metadata.py": LEGACY,
+        "app/__init__.py": "",
+        "app/use.py": USER,
+        "app/plain.py": "import os\n",
+        "tests/test_meta.py": "from metta.agent.policy_metadata import PolicyMetadata\n\n\ndef test_m():\n"
+                              "    assert PolicyMetadata(a=1)['a'] == 1\n",
+        "tests/test_app.py": "from app.use import f\n\n\ndef test_f():\n    assert f() == {'epoch': 1}\n",
+    }
+    layout.update(extra or {})
+    for rel, content in layout.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode())
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run(root: Path, jobs: int = 1, rules=None) -> runner.RunResult:
+    return runner.run([root], find_config(root), rules=TEST_RULES if rules is None else rules, jobs=jobs)
+
+
+def rel(paths, root: Path) -> list[str]:
+    return sorted(os.path.relpath(os.path.abspath(p), root) for p in paths)
+
+
+def test_pipeline_rewrites_deletes_and_reports(tmp_path):
+    root = make_project(tmp_path)
+    result = run(root)
+    assert result.files_scanned == 8  # the Python files
+    assert result.errors == []
+    assert rel([c.file for c in result.changed], root) == ["app/use.py"]
+    assert result.changed[0].new_text == USER_NEW
+    # the legacy module is unused once app/use.py is migrated; its legacy-only test goes with it
+    assert rel([c.file for c in result.deleted], root) == ["metta/agent/policy_metadata.py", "tests/test_meta.py"]
+    assert [(s.line, s.rule, s.outcome) for s in result.sites] == [(5, "meta_to_dict", "migrated")]
+
+
+def test_only_candidates_are_parsed(tmp_path, monkeypatch):
+    root = make_project(tmp_path)
+    seen = []
+    real = runner.collect_facts
+    monkeypatch.setattr(runner, "collect_facts", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
+    run(root)
+    # app/plain.py, tests/test_app.py and the empty __init__ files mention nothing legacy: never parsed
+    assert rel(seen, root) == ["app/use.py", "metta/agent/policy_metadata.py", "tests/test_meta.py"]
+
+
+def test_kept_legacy_module_is_a_manual_site(tmp_path):
+    root = make_project(tmp_path, {"app/manual.py": MANUAL})
+    result = run(root)
+    assert rel([c.file for c in result.deleted], root) == ["tests/test_meta.py"]
+    kept = [s for s in result.sites if s.rule == runner.KEEP_RULE]
+    assert len(kept) == 1 and kept[0].outcome == "manual"
+    assert kept[0].path.endswith("metta/agent/policy_metadata.py")
+    assert kept[0].message.startswith("legacy module kept: still imported by ") and "app/manual.py" in kept[0].message
+    marker = [s for s in result.sites if s.rule == "meta_to_dict" and s.outcome == "manual"]
+    assert len(marker) == 1 and marker[0].line == 6  # the marked statement, in the new text
+    manual_new = next(c.new_text for c in result.changed if c.file.endswith("manual.py"))
+    assert "# tinyckpt-migrate: manual: PolicyMetadata(*args)" in manual_new
+
+
+def test_test_file_with_first_party_non_legacy_import_is_rewritten_not_deleted(tmp_path):
+    mixed = ("from app.use import f\nfrom metta.agent.policy_metadata import PolicyMetadata\n\n\n"
+             "def test_x():\n    assert PolicyMetadata(a=f())\n")
+    root = make_project(tmp_path, {"tests/test_mixed.py": mixed})
+    result = run(root)
+    assert "tests/test_mixed.py" not in rel([c.file for c in result.deleted], root)
+    assert "tests/test_mixed.py" in rel([c.file for c in result.changed], root)
+
+
+def test_from_package_import_legacy_module_counts_as_legacy(tmp_path):
+    test = "from metta.agent import policy_metadata\n\n\ndef test_m():\n    assert policy_metadata.PolicyMetadata()\n"
+    root = make_project(tmp_path, {"tests/test_pkg_form.py": test})
+    assert "tests/test_pkg_form.py" in rel([c.file for c in run(root).deleted], root)
+
+
+def test_configured_delete_globs(tmp_path):
+    pyproject = "[tool.tinyckpt-migrate]\ndelete = ['scripts/old_*.py']\n"
+    root = make_project(tmp_path, {"scripts/old_eval.py": "print('x')\n", "scripts/keep.py": "print('y')\n"},
+                        pyproject=pyproject)
+    deleted = rel([c.file for c in run(root).deleted], root)
+    assert "scripts/old_eval.py" in deleted and "scripts/keep.py" not in deleted
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("bad_syntax.py", b"from metta.agent.policy_metadata import PolicyMetadata\ndef f(:\n", "cannot parse"),
+    ("bad_bytes.py", b"x = 'PolicyMetadata \xff\xfe'\n", "cannot decode"),
+    ("bad_cookie.py", b"# -*- coding: no-such-codec -*-\nx = 'PolicyMetadata'\n", "cannot decode"),
+])
+def test_bad_files_are_reported_left_alone_and_the_run_completes(tmp_path, name, content, reason):
+    root = make_project(tmp_path, {f"app/{name}": content})
+    result = run(root)
+    assert [(os.path.basename(p), r.split(":")[0]) for p, r in result.errors] == [(name, reason)]
+    assert rel([c.file for c in result.changed], root) == ["app/use.py"]  # the rest still migrated
+    before = snapshot(root)
+    runner.apply_changes(result)
+    assert (root / "app" / name).read_bytes() == before[f"app/{name}"] == content
+
+
+def test_a_broken_file_that_imports_a_legacy_module_keeps_it(tmp_path):
+    broken = b"from metta.agent.policy_metadata import PolicyMetadata\nx = PolicyMetadata(\n"
+    root = make_project(tmp_path, {"app/broken.py": broken})
+    result = run(root)
+    assert "metta/agent/policy_metadata.py" not in rel([c.file for c in result.deleted], root)
+
+
+def test_permission_denied_is_reported(tmp_path, monkeypatch):
+    root = make_project(tmp_path)
+    locked = root / "app" / "use.py"
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if os.path.abspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", fake_open, raising=False)  # works as root too (root ignores chmod)
+    result = run(root)
+    assert [(os.path.basename(p), r) for p, r in result.errors] == [("use.py", "cannot read: Permission denied")]
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("crlf.py", USER.replace("\n", "\r\n").encode()),
+    ("bom.py", b"\xef\xbb\xbf" + USER.encode()),
+    ("latin1.py", ("# -*- coding: latin-1 -*-\n" + USER.replace("def f", "# café\ndef f")).encode("latin-1")),
+    ("trailing_ws.py", USER.replace("def f():\n", "def f():   \n\t\n").encode()),
+])
+def test_encodings_and_newlines_survive_a_rewrite_byte_for_byte(tmp_path, name, raw):
+    root = make_project(tmp_path, {f"app/{name}": raw})
+    result = run(root)
+    runner.apply_changes(result)
+    new = (root / "app" / name).read_bytes()
+    text, encoding = files.decode_source(raw)
+    expected = text.replace("from metta.agent.policy_metadata import PolicyMetadata" + ("\r\n" if b"\r\n" in raw else "\n"),
+                            "").replace("PolicyMetadata(epoch=1)", "dict(epoch=1)").encode(encoding)
+    assert new == expected
+    assert new.count(b"\r\n") == expected.count(b"\r\n") and (b"\r\n" in raw) == (b"\r\n" in new)
+
+
+def test_untouched_odd_files_stay_byte_identical(tmp_path):
+    odd = {
+        "app/crlf_plain.py": b"x = 1\r\ny = 'PolicyMetadata is mentioned'\r\n",
+        "app/bom_plain.py": b"\xef\xbb\xbfx = 'PolicyMetadata'\n",
+        "app/ff.py": b"x = 'PolicyMetadata'\n\x0c\ny = 2   \n",
+    }
+    root = make_project(tmp_path, odd)
+    result = run(root)
+    assert not {os.path.relpath(c.file, root) for c in result.changes} & set(odd)
+    runner.apply_changes(result)
+    for path, content in odd.items():
+        assert (root / path).read_bytes() == content
+
+
+def test_parallel_and_serial_runs_agree(tmp_path):
+    extra = {f"app/m{i}.py": USER for i in range(10)}
+    extra.update({f"app/q{i}.py": "import os\n" for i in range(80)})
+    root = make_project(tmp_path, extra)
+    serial, parallel = run(root, jobs=1), run(root, jobs=2)
+    assert [(c.file, c.new_text) for c in serial.changes] == [(c.file, c.new_text) for c in parallel.changes]
+    assert serial.sites == parallel.sites and len(serial.changed) == 11
+
+
+def test_apply_skips_a_file_changed_on_disk_since_it_was_read(tmp_path):
+    root = make_project(tmp_path)
+    result = run(root)
+    (root / "app" / "use.py").write_text(USER + "# edited meanwhile\n")
+    applied = runner.apply_changes(result)
+    assert [(os.path.basename(p), r) for p, r in applied.errors] == [("use.py", "changed on disk during the run; left alone")]
+    assert (root / "app" / "use.py").read_text().endswith("# edited meanwhile\n")
+
+
+def test_apply_keeps_the_file_mode(tmp_path):
+    root = make_project(tmp_path)
+    (root / "app" / "use.py").chmod(0o751)
+    runner.apply_changes(run(root))
+    assert (root / "app" / "use.py").stat().st_mode & 0o777 == 0o751
+    assert (root / "app" / "use.py").read_text() == USER_NEW
+
+
+def test_select_rules():
+    assert runner.select_rules(["noop"], registry=TEST_RULES) == [Noop]
+    assert runner.select_rules(skip=["noop"], registry=TEST_RULES) == [MetaToDict]
+    assert runner.select_rules(registry=TEST_RULES) == TEST_RULES
+    with pytest.raises(ValueError, match="unknown rule.*nope"):
+        runner.select_rules(["nope"], registry=TEST_RULES)
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def test_dirty_files(tmp_path):
+    root = make_project(tmp_path)
+    assert runner.dirty_files([root]) == []  # not a git work tree
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "init")
+    assert runner.dirty_files([root]) == []
+    (root / "app" / "plain.py").write_text("import sys\n")
+    (root / "new.py").write_text("")
+    assert runner.dirty_files([root]) == ["app/plain.py", "new.py"]
+    assert runner.dirty_files([root / "metta"]) == []  # only the paths the run would touch
