@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import bisect
 import functools
 import io
 import os
@@ -705,6 +706,46 @@ def _comments(source: str, lines: list[str]) -> Iterable[tuple[int, int, str]]:
             yield number, len(line) - len(stripped), stripped
 
 
+_COMMENT_CANDIDATE = re.compile(r"#[ \t#]*(?:tinyckpt-migrate|from\b|import\b)[^\r\n]*")
+
+
+def _comment_findings(source: str, config: _Legacy, package: str | None, report: Any) -> None:
+    """Manual markers (TCK100) and commented-out legacy imports (TCK008).
+
+    A regex finds the few candidates; only when one looks legacy is the file tokenized, to keep
+    just those that are real comments (not text inside a string)."""
+    hits: list[tuple[int, str, str, str]] = []  # (offset, code, name, message)
+    for match in _COMMENT_CANDIDATE.finditer(source):
+        text = match.group(0)
+        marker = _MARKER.match(text)
+        if marker:
+            hits.append((match.start(), "TCK100", "manual-marker",
+                         f"manual migration marker left: {marker.group(1).strip()}"))
+            continue
+        imported = _COMMENTED_IMPORT.match(text)
+        if not imported:
+            continue
+        module = imported.group(1) if imported.group(1) is not None else imported.group(3)
+        if module and module.startswith("."):
+            level = len(module) - len(module.lstrip("."))
+            module = _resolve_relative(level, module.lstrip(".") or None, package) or ""
+        names = [n.strip(" ()") for n in (imported.group(2) or "").split(",")]
+        legacy = [module] if module and config.is_legacy_module(module) else []
+        legacy += [f"{module}.{n}" for n in names if n and config.is_legacy_module(f"{module}.{n}")]
+        if legacy:
+            hits.append((match.start(), "TCK008", legacy[0], f"commented-out import of legacy module {legacy[0]}"))
+    if not hits:
+        return
+    starts = [0] + [m.end() for m in _LINE_BREAK.finditer(source)]
+    lines = _split_lines(source)
+    real = {(line, col) for line, col, _ in _comments(source, lines)}
+    for offset, code, name, message in hits:
+        line = bisect.bisect_right(starts, offset)
+        col = offset - starts[line - 1]
+        if (line, col) in real:
+            report(line, len(lines[line - 1][:col].encode("utf-8")), code, name, message)
+
+
 # -- the scanner -----------------------------------------------------------------------------------
 
 def _package_of(path: str, module_name: str | None) -> str | None:
@@ -853,23 +894,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
                 report(call.lineno, call.col_offset, "TCK006", f"{cls}.{method}",
                        f"call {spelled}.{method}() on a legacy {cls} instance")
 
-    if "#" in source:
-        for line, col, text in _comments(source, lines):
-            marker = _MARKER.match(text)
-            if marker:
-                report(line, col, "TCK100", "manual-marker", f"manual migration marker left: {marker.group(1).strip()}")
-                continue
-            match = _COMMENTED_IMPORT.match(text)
-            if match:
-                module = match.group(1) if match.group(1) is not None else match.group(3)
-                if module and module.startswith("."):
-                    level = len(module) - len(module.lstrip("."))
-                    module = _resolve_relative(level, module.lstrip(".") or None, scanner.package) or ""
-                names = [n.strip(" ()") for n in (match.group(2) or "").split(",")]
-                hits = [module] if module and config.is_legacy_module(module) else []
-                hits += [f"{module}.{n}" for n in names if n and config.is_legacy_module(f"{module}.{n}")]
-                if hits:
-                    report(line, col, "TCK008", hits[0], f"commented-out import of legacy module {hits[0]}")
+    _comment_findings(source, config, scanner.package, report)
 
     noqa: dict[int, str] = {}
     if suppressions and raw and "noqa" in source:  # only real comments count, not text in strings

@@ -333,9 +333,9 @@ def test_a_file_that_does_not_parse_is_one_tck900_finding(source, reason):
 def test_never_raises_on_real_code():
     import random
     files = sorted(Path(os.path.dirname(argparse.__file__)).glob("*.py"))
-    for file in random.Random(0).sample(files, min(120, len(files))):
+    for file in random.Random(0).sample(files, min(60, len(files))):
         found = check_source(file.read_text(encoding="utf-8", errors="replace"), str(file), Config(), file.stem)
-        assert not [f for f in found if f.name == "internal-error"], file
+        assert found == [], file  # no crash, and nothing legacy in the standard library
 
 
 # -- suppressions ----------------------------------------------------------------------------------
