@@ -287,23 +287,49 @@ def _cores(needles: tuple[bytes, ...], length: int = 5) -> tuple[bytes, ...]:
     return tuple(cores)
 
 
-_NEEDLES: dict[int, tuple[Config, tuple[bytes, ...]]] = {}
+_NEEDLES: dict[int, tuple[Config, tuple[bytes, ...], tuple[bytes, ...]]] = {}
 
 
-def _needles(config: Config) -> tuple[bytes, ...]:
-    """`config.needles`, computed once per Config object (it is a property that sorts a set)."""
+def _needles(config: Config) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(`config.needles`, word-like module names), computed once per Config object."""
     cached = _NEEDLES.get(id(config))
     if cached is None or cached[0] is not config:
-        cached = _NEEDLES[id(config)] = (config, config.needles)
-    return cached[1]
+        cached = _NEEDLES[id(config)] = (config, config.needles, _word_needles(config))
+    return cached[1], cached[2]
+
+
+@lru_cache(maxsize=64)
+def _split_needles(needles: tuple[bytes, ...], words: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], re.Pattern[bytes] | None]:
+    """(plain needles, regex for the word-like ones).
+
+    A legacy module named by a plain English word (`metta.agent.mocks`) can only be referred to
+    as `.mocks`, `import mocks` or an item of an import list (`(mocks`, `, mocks`); requiring that
+    context keeps every `unittest.mock` test that says "mocks" in prose out of the parser.
+    """
+    weak = tuple(n for n in needles if n in words)
+    plain = tuple(n for n in needles if n not in words)
+    if not weak:
+        return plain, None
+    alternatives = b"|".join(re.escape(w) for w in weak)
+    return plain, re.compile(rb"(?:\.|\bimport[ \t]+|[(,][ \t\\\r\n]*)(?:" + alternatives + rb")\b")
+
+
+def _word_needles(config: Config) -> tuple[bytes, ...]:
+    words = {m.rpartition(".")[2] for m in config.legacy_modules}
+    return tuple(sorted(w.encode() for w in words if w.isalpha() and w.islower()))
 
 
 def prefilter(data: bytes, config: Config) -> bool:
-    """False only when the bytes cannot mention anything legacy (no needle occurs): skip parsing."""
-    needles = _needles(config)
+    """False only when the bytes cannot mention anything legacy: skip parsing.
+
+    Two stages: a few short cores (fast substring scans) rule out almost every file; the rest
+    must contain a needle of `config.needles` (a word-like module name only in an import context).
+    """
+    needles, words = _needles(config)
     if not any(core in data for core in _cores(needles)):
         return False
-    return any(needle in data for needle in needles)
+    plain, weak = _split_needles(needles, words)
+    return any(needle in data for needle in plain) or (weak is not None and weak.search(data) is not None)
 
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -325,22 +351,36 @@ def _source_root(directory: str, config_root: str) -> str:
         here = parent
 
 
+@lru_cache(maxsize=256)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+@lru_cache(maxsize=65536)
+def _dir_parts(directory: str, config_root: str) -> tuple[str, ...] | None:
+    """Package parts of a directory relative to its project root; None when outside every root."""
+    real = os.path.realpath(directory)
+    rel = os.path.relpath(real, _source_root(real, config_root))
+    if rel == os.curdir:
+        return ()
+    if rel.startswith(os.pardir):
+        return None
+    return tuple(rel.split(os.sep))
+
+
 def module_name_for(path: Path | str, config: Config) -> str:
     """Dotted module name of a file: relative to its project root (the nearest directory with a
     pyproject.toml / setup.py / setup.cfg, else `config.root`), a leading `src.` stripped,
-    `pkg/__init__.py` -> `pkg`. A file outside every root is named by its stem."""
-    real = os.path.realpath(path)
-    root = _source_root(os.path.dirname(real), os.path.realpath(config.root))
-    rel = os.path.relpath(real, root)
-    if rel.startswith(".."):
-        rel = os.path.basename(real)
-    parts = rel.replace(os.sep, "/").split("/")
-    stem = parts[-1]
+    `pkg/__init__.py` -> `pkg`. A file outside every root is named by its stem.
+
+    Cached per directory: cheap enough to call for every file of a large tree."""
+    directory, name = os.path.split(os.path.abspath(path))
+    parts = list(_dir_parts(directory, _real(os.fspath(config.root))) or ())
     for suffix in (".pyi", ".py"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
             break
-    parts[-1] = stem
+    parts.append(name)
     if parts[-1] == "__init__" and len(parts) > 1:
         parts.pop()
     if parts[0] == "src" and len(parts) > 1:

@@ -142,6 +142,11 @@ def test_prefilter():
     assert prefilter(b"# tinyckpt-migrate: manual: decide\n", config)
     assert prefilter(b"from .mocks import thing\n", config)
     assert not prefilter(b"import os\nclass Policy: ...\ncheckpoint = 1\n", config)
+    # a module named by a plain word (metta.agent.mocks) counts only where a module name can stand
+    assert not prefilter(b"# the mocks are reset between tests\nmocks = []\n", config)
+    for ref in (b"from metta.agent import mocks\n", b"import metta.agent.mocks\n", b"from . import (\n    mocks,\n)\n",
+                b"from .x import a, mocks\n", b"importlib.import_module('.mocks', __package__)\n"):
+        assert prefilter(ref, config), ref
     custom = Config(legacy_names={"acme.old_store.OldStore": "PolicyStore"})
     assert prefilter(b"from acme import old_store\n", custom)
     assert not prefilter(b"from metta.agent.policy_store import PolicyStore\n", custom)
@@ -149,7 +154,7 @@ def test_prefilter():
 
 def test_prefilter_agrees_with_a_plain_substring_search():
     config = Config()
-    samples = [n + b"!" for n in config.needles] + [b"Polic", b"olicyStor", b"mock", b"tinyckpt", b"x" * 50]
+    samples = [b"import " + n + b"!" for n in config.needles] + [b"Polic", b"olicyStor", b"mock", b"tinyckpt", b"x" * 50]
     for data in samples:
         assert prefilter(data, config) == any(n in data for n in config.needles), data
 
