@@ -130,7 +130,7 @@ def test_non_checkpoint_files_are_ignored(mgr):
             "model_0014.pt", "model_0014.yaml", "agent_epoch_015.pt", "agent_epoch_+16.pt",
             "trainer_epoch_17.pt", "agent_epoch_18.pt~", "agent_epoch_19.PT", "xagent_epoch_20.pt",
             "agent_epoch_21.pt.part", "agent_epoch_.pt", "agent_epoch_2 2.pt", "agent_epoch_٣.pt",
-            "agent_epoch_-0.pt"]
+            "agent_epoch_-0.pt", "x\nagent_epoch_22.pt", "agent_epoch_23.pt\n", "agent_epoch_24.pt\nx"]
     for name in junk:
         (d / name).write_bytes(b"not a checkpoint")
     (d / ".tmp-abcdef").mkdir()
