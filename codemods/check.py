@@ -58,7 +58,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from codemods.config import Config
-from codemods.rules._base import MARKER_PREFIX
+
+# The marker the rules write (codemods.rules._base.MARKER_PREFIX; a test keeps the two equal). Not
+# imported from there: that module imports LibCST, which `check` does not need.
+MARKER_PREFIX = "# tinyckpt-migrate: manual: "
 
 CODES: dict[str, str] = {
     "TCK001": "import of a legacy module or name",
@@ -975,22 +978,90 @@ def _line_text(source: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def scan_python_file(item: tuple[str, bytes, str], config: Config, suppressions: bool,
-                     reexports: Mapping[str, str] | None = None) -> tuple[list[tuple[Finding, str]], dict[str, str]]:
-    """Worker: one candidate file's (finding, baseline fingerprint) pairs and its module-level
-    imports of legacy-looking names (see `scan_source`). Never raises."""
-    from codemods.check_formats import fingerprint
-    from codemods.files import SourceError, decode_source
+def _may_be_legacy_module(path: str, config: Config) -> bool:
+    """Cheap: only a file named like a legacy module (or inside a legacy package) can be one."""
+    parts = set(path.replace(os.sep, "/").removesuffix(".py").removesuffix(".pyi").split("/"))
+    return any(module.rpartition(".")[2] in parts for module in config.legacy_modules)
 
-    path, data, module_name = item
+
+def scan_python_file(path: str, config: Config, suppressions: bool, reexports: Mapping[str, str] | None = None,
+                     ) -> tuple[list[tuple[Finding, str]], dict[str, str], str | None, bool]:
+    """Worker: read one file; scan it if it can hold legacy code. Returns its (finding, baseline
+    fingerprint) pairs, its module-level imports of legacy-looking names (see `scan_source`), its
+    module name (None: not parsed) and whether it was left for later (a "weak" candidate, see
+    `_Needles`: scanned only when `reexports` names something it contains). Never raises."""
+    from codemods.check_formats import fingerprint
+    from codemods.files import SourceError, decode_source, module_name_for, read_bytes
+
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        return [(_error(path, str(exc)), "")], {}, "", False
+    kind = _needles(config).classify(data)
+    if kind == "weak" and not (reexports and any(n.rpartition(".")[2].encode() in data for n in reexports)):
+        return [], {}, None, True
+    if not kind and not _may_be_legacy_module(path, config):
+        return [], {}, None, False
+    try:
+        module_name = module_name_for(path, config)
+    except (OSError, ValueError):
+        module_name = ""
+    if not kind and not config.is_legacy_module(module_name):
+        return [], {}, None, False
     try:
         source, _ = decode_source(data)
     except SourceError as exc:
-        return [(_error(path, str(exc)), "")], {}
+        return [(_error(path, str(exc)), "")], {}, module_name, False
     findings, exports = scan_source(source, path, config, module_name or None, suppressions=suppressions,
                                     reexports=reexports)
-    lines = _split_lines(source.removeprefix("\ufeff"))
-    return [(f, fingerprint(f, lines[f.line - 1] if 0 < f.line <= len(lines) else "")) for f in findings], exports
+    lines = _split_lines(source.removeprefix("\ufeff")) if findings else []
+    pairs = [(f, fingerprint(f, lines[f.line - 1] if 0 < f.line <= len(lines) else "")) for f in findings]
+    return pairs, exports, module_name, False
+
+
+class _Needles:
+    """The check's prefilter, from `config.needles`.
+
+    Every finding but one kind needs a legacy module's last name (`policy_store`, `mocks`, ...)
+    or the marker text in the file: imports in any form, dotted strings, dynamic imports and
+    commented-out imports all spell it. The exception is a name re-exported by another module of
+    the tree (`from metta.rl import SimpleCheckpointManager`): files that only contain legacy
+    class names are "weak" candidates, parsed only once such a re-export is known.
+    """
+
+    def __init__(self, config: Config) -> None:
+        from codemods.files import _cores
+
+        self.config = config
+        self.all = config.needles
+        self.cores = _cores(self.all)
+        tails = {m.rpartition(".")[2].encode() for m in config.legacy_modules}
+        words = {t for t in tails if t.isalpha() and t.islower()}  # `mocks`: only in an import context
+        self.strong = tuple(sorted((tails - words) | {b"tinyckpt-migrate"}))
+        self.words = tuple(sorted(words))
+        alternatives = b"|".join(re.escape(w) for w in self.words)
+        self.word_context = re.compile(rb"(?:\.|\bimport[ \t]+|[(,][ \t\\\r\n]*)(?:" + alternatives + rb")\b") \
+            if words else None
+
+    def classify(self, data: bytes) -> str | None:
+        """"strong", "weak" (legacy class names only) or None (nothing legacy can be in it)."""
+        if not any(core in data for core in self.cores):
+            return None
+        if any(needle in data for needle in self.strong):
+            return "strong"
+        if self.word_context is not None and any(w in data for w in self.words) and self.word_context.search(data):
+            return "strong"
+        return "weak" if any(needle in data for needle in self.all) else None
+
+
+_NEEDLES: dict[int, _Needles] = {}
+
+
+def _needles(config: Config) -> _Needles:
+    cached = _NEEDLES.get(id(config))
+    if cached is None or cached.config is not config:
+        cached = _NEEDLES[id(config)] = _Needles(config)
+    return cached
 
 
 def scan_doc_file(path: str, config: Config, suppressions: bool) -> list[tuple[Finding, str]]:
@@ -1008,39 +1079,32 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppr
                docs: bool = False, jobs: int | None = None) -> tuple[list[tuple[Finding, str]], int]:
     """(findings with their fingerprints, files scanned) for a tree; paths in findings as walked.
 
-    Reads every Python file once; only files that pass the byte prefilter (or that are legacy
-    modules) are parsed, over `jobs` processes when there are many. When modules of the tree
-    re-export legacy names (`from metta.rl import SimpleCheckpointManager` through
-    `metta/rl/__init__.py`), the candidates are scanned a second time knowing those names.
+    Every Python file is read in the workers (`jobs` processes when there are many); only files
+    that pass the byte prefilter (`_Needles`), or that are legacy modules, are parsed. When
+    modules of the tree re-export legacy names (`from metta.rl import SimpleCheckpointManager`
+    through `metta/rl/__init__.py`), the candidates are scanned again knowing those names, until
+    no new re-export turns up.
     FileNotFoundError for a path that does not exist.
     """
-    from codemods.files import SourceError, iter_python_files, module_name_for, parallel_map, prefilter, read_bytes
+    from codemods.files import iter_python_files, parallel_map
 
-    files = iter_python_files(list(paths), config)
+    files = [os.fspath(f) for f in iter_python_files(list(paths), config)]
     results: list[tuple[Finding, str]] = []
-    candidates: list[tuple[str, bytes, str]] = []
-    for file in files:
-        path = os.fspath(file)
-        try:
-            data = read_bytes(path)
-        except SourceError as exc:
-            results.append((_error(path, str(exc)), ""))
-            continue
-        try:
-            module_name = module_name_for(path, config)
-        except (OSError, ValueError):
-            module_name = ""
-        if prefilter(data, config) or (module_name and config.is_legacy_module(module_name)):
-            candidates.append((path, data, module_name))
     scan = functools.partial(scan_python_file, config=config, suppressions=suppressions)
-    scanned_files = parallel_map(scan, candidates, jobs=jobs)
-    exports = {item[2]: found[1] for item, found in zip(candidates, scanned_files) if item[2] and found[1]}
-    reexports = find_reexports(config, exports)
-    if reexports:  # names re-exported by the tree's own modules: scan the candidates again, knowing them
+    done = dict(zip(files, parallel_map(scan, files, jobs=jobs)))  # read + prefilter + parse, in the workers
+    reexports: dict[str, str] = {}
+    while True:
+        exports = {module: found[1] for found in done.values() if (module := found[2]) and found[1]}
+        found_now = find_reexports(config, exports)
+        if found_now == reexports:
+            break
+        # names re-exported by the tree's own modules: scan again every file that may use them
+        reexports = found_now
+        again = [path for path, found in done.items() if found[2] is not None or found[3]]
         scan = functools.partial(scan_python_file, config=config, suppressions=suppressions, reexports=reexports)
-        scanned_files = parallel_map(scan, candidates, jobs=jobs)
-    for found, _ in scanned_files:
-        results.extend(found)
+        done.update(zip(again, parallel_map(scan, again, jobs=jobs)))
+    for found in done.values():
+        results.extend(found[0])
     scanned = len(files)
     if docs:
         doc_files = [f for f in iter_python_files(list(paths), config, suffixes=DOC_SUFFIXES)

@@ -470,7 +470,7 @@ def test_clean_tree_exits_0(tmp_path, capsys, monkeypatch):
 
 def test_bad_files_are_reported_and_exit_2(tree, capsys):
     (tree / "pkg" / "broken.py").write_text("from metta.agent.policy_store import PolicyStore\ndef f(:\n")
-    (tree / "pkg" / "latin.py").write_bytes(b"# PolicyStore \xff\xfe\n")
+    (tree / "pkg" / "latin.py").write_bytes(b"# policy_store \xff\xfe\n")
     (tree / "pkg" / "unrelated_broken.py").write_text("def f(:\n")  # nothing legacy can be in it: not parsed
     code, out, _ = run(capsys, tree, "--format", "json")
     data = json.loads(out)
@@ -543,6 +543,7 @@ def test_re_export_through_a_tree_module(tmp_path, capsys, monkeypatch):
         "metta/rl/trainer.py": "class Trainer: ...\n",
         "tests/conftest.py": "from metta.rl import SimpleCheckpointManager, Trainer\n"
                              "def mgr() -> SimpleCheckpointManager: ...\nTrainer()\n",
+        "tests/helpers.py": "from tests.conftest import SimpleCheckpointManager as M\nM()\n",  # a re-export of a re-export
     })
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, tmp_path, "--format", "json")
@@ -551,6 +552,8 @@ def test_re_export_through_a_tree_module(tmp_path, capsys, monkeypatch):
         ("metta/rl/__init__.py", 1, "TCK001", "metta.rl.simple_checkpoint_manager.SimpleCheckpointManager"),
         ("tests/conftest.py", 1, "TCK001", "metta.rl.SimpleCheckpointManager"),
         ("tests/conftest.py", 2, "TCK002", "metta.rl.SimpleCheckpointManager"),
+        ("tests/helpers.py", 1, "TCK001", "tests.conftest.SimpleCheckpointManager"),
+        ("tests/helpers.py", 2, "TCK002", "tests.conftest.SimpleCheckpointManager"),
     ]
 
 
@@ -578,3 +581,19 @@ def test_finding_fields_match_design():
     assert list(Finding("p", 1, 2, "TCK001", "n", "m").as_dict()) == ["path", "line", "column", "code", "name", "message"]
     assert all(code.startswith("TCK") and len(code) == 6 for code in CODES)
     assert sys.modules["codemods.check"].__doc__.count("| TCK") == len(CODES)
+
+
+def test_marker_prefix_is_the_rules_one():
+    from codemods.check import MARKER_PREFIX
+    from codemods.rules._base import MARKER_PREFIX as RULES_MARKER_PREFIX
+
+    assert MARKER_PREFIX == RULES_MARKER_PREFIX
+
+
+def test_legacy_module_without_any_needle_in_its_text(tmp_path, capsys, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    write_tree(tmp_path, {"metta/__init__.py": "", "metta/agent/__init__.py": "",
+                          "metta/agent/policy_cache.py": "x = 1\n", "metta/agent/other.py": "y = 2\n"})
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, tmp_path)
+    assert code == 1 and out.splitlines()[0] == "metta/agent/policy_cache.py:1:1: TCK007 legacy module metta.agent.policy_cache is still present"
