@@ -23,7 +23,8 @@ Codes (stable; `CODES` below has the same table):
 | TCK900 | a file that could not be read, decoded or parsed (never suppressed or baselined) |
 
 Suppression: a comment `# noqa: TCK002` (several codes, comma-separated; a prefix such as `TCK`
-or `TCK00` covers every code it starts) on the line of the finding. A bare `# noqa` or another
+or `TCK00` covers every code it starts) on the line of the finding (for a string spanning lines,
+such as a docstring, also on the line the string ends on). A bare `# noqa` or another
 tool's codes (`# noqa: F401`, common on legacy imports) do NOT suppress. In docs any `noqa: TCK200`
 text on the line counts (`<!-- noqa: TCK200 -->`). `--no-suppressions` ignores them all.
 
@@ -916,15 +917,16 @@ def _finish(raw: list[_Raw], lines: list[str], path: str, comments: Mapping[int,
     for line, col, code, name, message, find in raw:
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         column = _char_column(text, col)
+        comment = ""
         if find:  # a string constant: point at the text inside it when it is spelled out there
+            comment = comments.get(find[1], "")  # a noqa after a multi-line string covers all of it
             line, column = _locate(lines, line, column, *find)
-            text = lines[line - 1] if 0 < line <= len(lines) else ""
         key = (line, column, code, name)
         if key in seen:
             continue
         seen.add(key)
         finding = Finding(path, line, column + 1, code, name, message)
-        if suppressed(finding, comments.get(line, "")):
+        if suppressed(finding, comments.get(line, "") + comment):
             continue
         out.append(finding)
     return sorted(out, key=lambda f: (f.line, f.column, f.code, f.name))
@@ -1088,7 +1090,8 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppr
     """
     from codemods.files import iter_python_files, parallel_map
 
-    files = [os.fspath(f) for f in iter_python_files(list(paths), config)]
+    # A document named explicitly is never parsed as Python (it is one of `--docs`' files).
+    files = [os.fspath(f) for f in iter_python_files(list(paths), config) if f.suffix.lower() not in DOC_SUFFIXES]
     results: list[tuple[Finding, str]] = []
     scan = functools.partial(scan_python_file, config=config, suppressions=suppressions)
     done = dict(zip(files, parallel_map(scan, files, jobs=jobs)))  # read + prefilter + parse, in the workers

@@ -352,6 +352,13 @@ def test_noqa_suppresses_only_our_codes():
     assert [(line, code) for line, _, code, _ in scan(source)] == [(1, "TCK001"), (4, "TCK002"), (5, "TCK002"),
                                                                    (6, "TCK002")]
     assert len(scan(source, suppressions=False)) == 6
+    docstring = '''\
+        """Docs.
+
+        Replaces metta.agent.policy_store.PolicyStore.
+        """  # noqa: TCK004
+        '''
+    assert scan(docstring) == [] and codes(docstring, suppressions=False) == ["TCK004"]
 
 
 # -- docs ------------------------------------------------------------------------------------------
@@ -524,6 +531,10 @@ def test_baseline_reports_only_new_findings(tree, capsys):
 def test_docs_flag(tree, capsys):
     (tree / "README.md").write_text("# Demo\n\nWe load with `PolicyStore.policy_record`.\n")
     (tree / "notes.rst").write_text("Nothing legacy.\n")
+    (tree / "pkg" / "NOTES.md").write_text("from metta.agent.policy_store import PolicyStore\n")
+    code, out, _ = run(capsys, tree, "--format", "json", paths=["pkg/NOTES.md"])  # named explicitly: not Python
+    assert code == 0 and json.loads(out) == {"files_scanned": 0, "findings": []}
+    (tree / "pkg" / "NOTES.md").unlink()
     code, out, _ = run(capsys, tree, "--format", "json")
     assert json.loads(out)["files_scanned"] == 4
     code, out, _ = run(capsys, tree, "--format", "json", "--docs")
