@@ -7,6 +7,7 @@ cwd=<project root> and PYTHONPATH=<project root> (the golden imports tinyckpt fr
 import ast
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -52,17 +53,6 @@ MANUAL_SITES = {  # golden file -> first line of each statement directly below a
     ],
 }
 
-_GOLDEN_SCRIPT = """\
-import sys
-from tools.train import main as train
-from tools.sim import main as sim
-root, db = sys.argv[1], sys.argv[2]
-assert train(['--run', 'r', '--data-dir', root, '--epochs', '4']) == 0
-assert train(['--run', 'r', '--data-dir', root, '--epochs', '6']) == 0
-assert sim(['--policy-uri', 'file://' + root + '/r', '--data-dir', root, '--db', db]) == 0
-"""
-
-
 def _py_files(root: Path) -> dict[str, Path]:
     return {
         p.relative_to(root).as_posix(): p
@@ -89,19 +79,14 @@ def _env(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Start the three independent subprocesses at once, then collect them."""
-    out_dir = tmp_path_factory.mktemp("full_run")
-    pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"]
-    popen = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs = {
-        "legacy": subprocess.Popen(pytest_cmd, cwd=LEGACY, env=_env(LEGACY), **popen),
-        "golden": subprocess.Popen(pytest_cmd, cwd=GOLDEN, env=_env(GOLDEN), **popen),
-        "script": subprocess.Popen(
-            [sys.executable, "-W", "ignore", "-c", _GOLDEN_SCRIPT, str(out_dir / "train_dir"), str(out_dir / "eval.sqlite")],
-            cwd=GOLDEN, env=_env(GOLDEN), **popen,
-        ),
-    }
+    """Run both projects' own test suites at once; their tmp dirs (``--basetemp``) are kept for inspection."""
     results = {}
+    procs = {}
+    for name, root in (("legacy", LEGACY), ("golden", GOLDEN)):
+        basetemp = tmp_path_factory.mktemp(f"full_{name}")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning", f"--basetemp={basetemp}"]
+        procs[name] = subprocess.Popen(cmd, cwd=root, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        results[f"{name}_tmp"] = basetemp
     try:
         for name, proc in procs.items():
             stdout, stderr = proc.communicate(timeout=180)
@@ -111,7 +96,6 @@ def runs(tmp_path_factory):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    results["out_dir"] = out_dir
     return results
 
 
@@ -181,20 +165,41 @@ def test_project_tests_pass(runs, name, root):
     assert not re.search(r"\d+ (failed|errors?|skipped)", out), out[-2000:]
 
 
-def test_golden_trains_resumes_and_evaluates_on_tinyckpt_files(runs):
-    """train -> resume -> evaluate in the golden writes tinyckpt's layout and nothing legacy."""
-    returncode, out, err = runs["script"]
-    assert returncode == 0, out[-3000:] + err[-3000:]
-    run_dir = runs["out_dir"] / "train_dir" / "r"
-    files = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
-    assert files == [f"{kind}_epoch_{e}.pt" for kind in ("agent", "trainer") for e in (2, 4, 6)]
-    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoints", "config.json"]  # no trainer_state.pt
-    assert not (runs["out_dir"] / "train_dir" / "r" / "r").exists()  # never <root>/<run>/<run>
-    import sqlite3
+def _run_dirs(basetemp: Path) -> dict[str, Path]:
+    """Every training run the suite left behind (a run dir holds the trainer's config.json)."""
+    found = {}
+    for config in basetemp.rglob("config.json"):
+        found[f"{config.parent.parent.parent.name}/{config.parent.name}"] = config.parent
+    return found
 
-    with sqlite3.connect(runs["out_dir"] / "eval.sqlite") as con:
-        rows = con.execute("SELECT DISTINCT run_name, policy_version FROM policies ORDER BY policy_version").fetchall()
-    assert rows == [("r", 2), ("r", 4), ("r", 6)]
+
+def test_golden_trains_resumes_and_evaluates_on_tinyckpt_files(runs):
+    """train -> save -> resume -> evaluate in the golden writes tinyckpt's layout and nothing legacy."""
+    assert runs["golden"][0] == 0
+    run_dirs = _run_dirs(runs["golden_tmp"])
+    assert len(run_dirs) >= 6
+    for name, run_dir in run_dirs.items():
+        assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoints", "config.json"], name  # no trainer_state.pt
+        files = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+        epochs = sorted({int(re.fullmatch(r"(agent|trainer)_epoch_(\d+)\.pt", f)[2]) for f in files})
+        assert epochs and files == sorted(f"{kind}_epoch_{e}.pt" for kind in ("agent", "trainer") for e in epochs), name
+    [split] = [d for name, d in run_dirs.items() if name.endswith("/split")]  # trained to 2, then resumed to 4
+    assert sorted(p.name for p in (split / "checkpoints").iterdir())[:2] == ["agent_epoch_2.pt", "agent_epoch_4.pt"]
+    [db_path] = [p for p in runs["golden_tmp"].rglob("eval.sqlite") if "test_train_then_sim" in str(p)]
+    with sqlite3.connect(db_path) as con:
+        rows = con.execute("SELECT policy_key, run_name, policy_version FROM policies").fetchall()
+    assert len(rows) == 1 and rows[0][1:] == ("cli_run", 2)
+    assert rows[0][0].endswith("/cli_run/checkpoints/agent_epoch_2.pt")
+
+
+def test_legacy_writes_the_legacy_layout(runs):
+    """The two projects really differ on disk: the golden is not the legacy code under another name."""
+    assert runs["legacy"][0] == 0
+    run_dirs = _run_dirs(runs["legacy_tmp"])
+    assert len(run_dirs) >= 6
+    for name, run_dir in run_dirs.items():
+        assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoints", "config.json", "trainer_state.pt"], name
+        assert all(re.fullmatch(r"model_\d{4}\.pt", p.name) for p in (run_dir / "checkpoints").iterdir()), name
 
 
 # -- the golden's shape ----------------------------------------------------------------------
