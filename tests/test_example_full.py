@@ -297,7 +297,7 @@ def _readme_section() -> str:
 
 
 def test_readme_shape_table_points_at_real_lines():
-    rows = re.findall(r"^\| (.+?) \| `([^`:]+):(\d+)` \| `(.+?)` \|$", _readme_section(), flags=re.M)
+    rows = re.findall(r"^\| (.+?) \| `([^`:]+):(\d+)` \| `(.+?)` \|$", _readme_section(), flags=re.MULTILINE)
     assert len({shape for shape, _, _, _ in rows}) >= 25
     for shape, rel, line, snippet in rows:
         lines = (LEGACY / rel).read_text().splitlines()
