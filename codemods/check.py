@@ -56,7 +56,7 @@ import sys
 import tokenize
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from codemods.config import Config
 
@@ -175,12 +175,19 @@ class _Legacy:
         self.config = config
         self.reexports = dict(reexports or {})
         self.legacy_names = {**self.reexports, **config.legacy_names}
+        self._modules = config.legacy_modules  # a property that builds a set: once, not per name
+        self._is_module: dict[str, bool] = {}
 
     def legacy_class(self, qualified_name: str) -> str | None:
-        return self.config.legacy_class(qualified_name) or self.reexports.get(qualified_name)
+        return self.legacy_names.get(qualified_name)
 
     def is_legacy_module(self, module: str) -> bool:
-        return self.config.is_legacy_module(module)
+        """`Config.is_legacy_module`, memoized: a legacy module or a submodule of one."""
+        known = self._is_module.get(module)
+        if known is None:
+            parts = module.split(".")
+            known = self._is_module[module] = any(".".join(parts[:n]) in self._modules for n in range(1, len(parts) + 1))
+        return known
 
 
 # -- scopes ----------------------------------------------------------------------------------------
@@ -982,8 +989,8 @@ def _line_text(source: str, line: int) -> str:
 
 def _may_be_legacy_module(path: str, config: Config) -> bool:
     """Cheap: only a file named like a legacy module (or inside a legacy package) can be one."""
-    parts = set(path.replace(os.sep, "/").removesuffix(".py").removesuffix(".pyi").split("/"))
-    return any(module.rpartition(".")[2] in parts for module in config.legacy_modules)
+    parts = path.replace(os.sep, "/").removesuffix(".py").removesuffix(".pyi").split("/")
+    return not _needles(config).tails.isdisjoint(parts)
 
 
 def scan_python_file(path: str, config: Config, suppressions: bool, reexports: Mapping[str, str] | None = None,
@@ -1037,7 +1044,8 @@ class _Needles:
         self.config = config
         self.all = config.needles
         self.cores = _cores(self.all)
-        tails = {m.rpartition(".")[2].encode() for m in config.legacy_modules}
+        self.tails = frozenset(m.rpartition(".")[2] for m in config.legacy_modules)
+        tails = {t.encode() for t in self.tails}
         words = {t for t in tails if t.isalpha() and t.islower()}  # `mocks`: only in an import context
         self.strong = tuple(sorted((tails - words) | {b"tinyckpt-migrate"}))
         self.words = tuple(sorted(words))
@@ -1077,8 +1085,12 @@ def scan_doc_file(path: str, config: Config, suppressions: bool) -> list[tuple[F
     return [(f, fingerprint(f, _line_text(text, f.line))) for f in check_doc(text, path, config, suppressions=suppressions)]
 
 
+Progress = Callable[[str, int], Callable[[int], None]]  # (stage, total) -> advance(n): cli._ProgressBar
+
+
 def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppressions: bool = True,
-               docs: bool = False, jobs: int | None = None) -> tuple[list[tuple[Finding, str]], int]:
+               docs: bool = False, jobs: int | None = None,
+               progress: Progress | None = None) -> tuple[list[tuple[Finding, str]], int]:
     """(findings with their fingerprints, files scanned) for a tree; paths in findings as walked.
 
     Every Python file is read in the workers (`jobs` processes when there are many); only files
@@ -1094,7 +1106,8 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppr
     files = [os.fspath(f) for f in iter_python_files(list(paths), config) if f.suffix.lower() not in DOC_SUFFIXES]
     results: list[tuple[Finding, str]] = []
     scan = functools.partial(scan_python_file, config=config, suppressions=suppressions)
-    done = dict(zip(files, parallel_map(scan, files, jobs=jobs)))  # read + prefilter + parse, in the workers
+    advance = progress("checking", len(files)) if progress else None
+    done = dict(zip(files, parallel_map(scan, files, jobs=jobs, progress=advance)))  # read, prefilter, parse
     reexports: dict[str, str] = {}
     while True:
         exports = {module: found[1] for found in done.values() if (module := found[2]) and found[1]}
@@ -1156,10 +1169,28 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, config: Config,
-              paths: Sequence[str | os.PathLike[str]] | None = None) -> int:
+              paths: Sequence[str | os.PathLike[str]] | None = None, progress: Progress | None = None) -> int:
     """Run `check` as the CLI asks; prints the report, returns the exit code (0, 1 or 2).
-    `paths` defaults to `args.paths`, then to `.`."""
+    `paths` defaults to `args.paths`, then to `.`; `progress` defaults to the CLI's progress bar
+    on a terminal (shown only for runs over a second)."""
     paths = list(paths or getattr(args, "paths", None) or ["."])
+    bar = None
+    if progress is None and sys.stderr.isatty():
+        try:
+            from codemods.cli import _ProgressBar
+
+            progress = bar = _ProgressBar(sys.stderr)
+        except ImportError:  # pragma: no cover - the CLI is part of the package
+            pass
+    try:
+        return _run_check(args, config, paths, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _run_check(args: argparse.Namespace, config: Config, paths: list[str | os.PathLike[str]],
+               progress: Progress | None) -> int:
     from codemods.check_formats import (
         FORMATS, BaselineError, filter_baseline, render_github, render_json, render_sarif, render_text,
         write_baseline,
@@ -1178,7 +1209,8 @@ def run_check(args: argparse.Namespace, config: Config,
         return 2
     try:
         results, scanned = scan_paths(paths, config, suppressions=not getattr(args, "no_suppressions", False),
-                                      docs=bool(getattr(args, "docs", False)), jobs=getattr(args, "jobs", None))
+                                      docs=bool(getattr(args, "docs", False)), jobs=getattr(args, "jobs", None),
+                                      progress=progress)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

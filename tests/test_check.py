@@ -608,3 +608,18 @@ def test_legacy_module_without_any_needle_in_its_text(tmp_path, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, tmp_path)
     assert code == 1 and out.splitlines()[0] == "metta/agent/policy_cache.py:1:1: TCK007 legacy module metta.agent.policy_cache is still present"
+
+
+def test_progress_callback_counts_every_file(tree, capsys):
+    seen: list[tuple[str, int]] = []
+    advanced: list[int] = []
+
+    def progress(stage: str, total: int):
+        seen.append((stage, total))
+        return advanced.append
+
+    parser = argparse.ArgumentParser()
+    add_check_arguments(parser)
+    assert run_check(parser.parse_args(["."]), find_config(tree), progress=progress) == 1
+    assert seen == [("checking", 4)] and sum(advanced) == 4
+    capsys.readouterr()
