@@ -368,3 +368,13 @@ def test_non_zero_rank_does_not_write(mgr, monkeypatch):
     assert not mgr.checkpoint_dir.exists()
     monkeypatch.setattr(torch.distributed, "get_rank", lambda: 0)
     assert mgr.save_checkpoint(agent(1), 1) == path and path.is_file()
+
+
+def test_builds_without_distributed_still_save(mgr, monkeypatch):
+    def absent():
+        raise AttributeError("no torch.distributed on this build")
+
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: False)
+    monkeypatch.setattr(torch.distributed, "is_initialized", absent)
+    monkeypatch.setattr(torch.distributed, "get_rank", absent)
+    assert mgr.save_checkpoint(agent(1), 1).is_file()

@@ -121,7 +121,8 @@ class TinyCheckpointManager:
         agent file last. Under an initialized torch.distributed process group only rank 0
         writes; every rank gets the path back. There is no barrier in here.
         """
-        if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        # rank 0 only when a process group is up (is_available() is False on builds without distributed)
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=self.checkpoint_dir, prefix=".tmp-") as tmp:
                 for kind, obj in (("trainer", trainer_state), ("agent", agent)):  # agent last: completes it
