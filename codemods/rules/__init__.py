@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from codemods.rules._base import LegacyRule
 from codemods.rules.annotations import Annotations
-from codemods.rules.checkpoint_manager import CheckpointManager
+from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.legacy_imports import LegacyImports
+from codemods.rules.simple_policy_store import SimplePolicyStoreRule
 
 RULES: list[type[LegacyRule]] = [
     # (rules are registered here, in order, as they land)
     # CheckpointManager: before Annotations (it finds managers by their legacy annotations).
-    CheckpointManager,
+    CheckpointManagerRule,
+    # SimplePolicyStoreRule: before Annotations (it finds stores and wrappers by their legacy annotations).
+    SimplePolicyStoreRule,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.

@@ -163,7 +163,8 @@ def is_fixture(node: cst.FunctionDef) -> bool:
 
 # -- which names hold a legacy object ---------------------------------------------------------------
 
-_Scope = Union[cst.Module, cst.FunctionDef]
+_Scope = Union[cst.Module, cst.FunctionDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp]
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)  # each is its own scope
 
 
 class _OwnNodes(cst.CSTVisitor):
@@ -175,7 +176,7 @@ class _OwnNodes(cst.CSTVisitor):
         self.found: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda, *COMPREHENSIONS)):
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
                 self.found.append(node)  # its name is bound here
             return False
@@ -216,7 +217,9 @@ class Binder:
     def __init__(self, module: cst.Module) -> None:
         self.module = module
         self.result = Bindings()
+        self.layout = scope_layout(module)
         self._current: set[str] = set()
+        self.chain: list[cst.CSTNode] = [module]
 
     # overridden by each use
     def takes_param(self, fn: cst.FunctionDef, param: cst.Param) -> bool:
@@ -232,13 +235,20 @@ class Binder:
         """A name tracked in the scope being scanned (for `x = y` and loops over tracked lists)."""
         return isinstance(node, cst.Name) and node.value in self._current
 
+    def holds(self, bindings: Bindings, expr: cst.BaseExpression) -> bool:
+        """Another kind's bindings, looked up from the scope being scanned."""
+        return holds_in(bindings, expr, self.chain)
+
     def run(self) -> Bindings:
-        scopes: list[_Scope] = [self.module, *m.findall(self.module, m.FunctionDef())]  # type: ignore[list-item]
+        layout = self.layout
+        scopes = [s for s in layout.scopes if not isinstance(s, cst.ClassDef)]
         for _ in range(2):  # a second pass sees `self.x` attributes found in other methods
             for scope in scopes:
+                self.chain = layout.chains[id(scope)]
                 self._scan(scope)
-            for cls in m.findall(self.module, m.ClassDef()):
-                self._scan_class(cls)  # type: ignore[arg-type]
+            for cls in layout.scopes:
+                if isinstance(cls, cst.ClassDef):
+                    self._scan_class(cls)
         return self.result
 
     def _scan(self, scope: _Scope) -> None:
@@ -249,7 +259,7 @@ class Binder:
             for p in params(scope):
                 bound.add(p.name.value)
                 (tracked if self.takes_param(scope, p) else bad).add(p.name.value)
-        nodes = own_nodes(scope)
+        nodes = self.layout.own(scope)
         for _ in range(2):  # `b = a` after `a` is known
             self._current = tracked - bad
             for node in nodes:
@@ -289,8 +299,9 @@ class Binder:
             if not isinstance(fn, cst.FunctionDef) or not fn.params.params:
                 continue
             me = fn.params.params[0].name.value
+            self.chain = [self.module, cls, fn]
             self._current = self.result.names.get(id(fn), set())
-            for node in own_nodes(fn):
+            for node in self.layout.own(fn):
                 targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
                     [node.target] if isinstance(node, (cst.AnnAssign, cst.AugAssign)) else []
                 for target in targets:
@@ -310,7 +321,7 @@ class ScopedRule(TypedRule):
         self._scopes: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef)):
+        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)):
             self._scopes.append(node)
         return super().on_visit(node)
 
@@ -321,20 +332,66 @@ class ScopedRule(TypedRule):
 
     def holds(self, bindings: Bindings, expr: cst.BaseExpression) -> bool:
         """True when `expr` (a name or `self.attr`) is tracked by `bindings` where it is used."""
-        if isinstance(expr, cst.Name):
-            for scope in reversed(self._scopes):
-                if isinstance(scope, cst.ClassDef):
-                    continue
-                if expr.value in bindings.bound.get(id(scope), ()):
-                    return expr.value in bindings.names.get(id(scope), ())
-            return False
-        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            functions = [s for s in self._scopes if isinstance(s, cst.FunctionDef)]
-            classes = [s for s in self._scopes if isinstance(s, cst.ClassDef)]
-            if not functions or not classes or not functions[-1].params.params:
-                return False
-            method = functions[-1]
-            if not any(s is method for s in classes[-1].body.body) or method.params.params[0].name.value != expr.value.value:
-                return False
-            return expr.attr.value in bindings.attrs.get(id(classes[-1]), ())
+        return holds_in(bindings, expr, self._scopes)
+
+
+def holds_in(bindings: Bindings, expr: cst.BaseExpression, scopes: list[cst.CSTNode]) -> bool:
+    """True when `expr` (a name or `self.attr`) is tracked by `bindings` inside `scopes` (outermost first)."""
+    if isinstance(expr, cst.Name):
+        for scope in reversed(scopes):
+            if isinstance(scope, cst.ClassDef):
+                continue
+            if expr.value in bindings.bound.get(id(scope), ()):
+                return expr.value in bindings.names.get(id(scope), ())
         return False
+    scopes = [s for s in scopes if not isinstance(s, COMPREHENSIONS)]
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and len(scopes) >= 2:
+        method, cls = scopes[-1], scopes[-2]
+        if not (isinstance(method, cst.FunctionDef) and isinstance(cls, cst.ClassDef) and method.params.params):
+            return False
+        if method.params.params[0].name.value != expr.value.value:
+            return False
+        return expr.attr.value in bindings.attrs.get(id(cls), ())
+    return False
+
+
+class _Layout(cst.CSTVisitor):
+    """Every scope of a module (in source order), its chain of enclosing scopes, and its own nodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[cst.CSTNode] = []
+        self.chains: dict[int, list[cst.CSTNode]] = {}
+        self.scopes: list[cst.CSTNode] = []
+        self._own: dict[int, list[cst.CSTNode]] = {}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)):
+            self.stack.append(node)
+            self.chains[id(node)] = list(self.stack)
+            self.scopes.append(node)
+        return True
+
+    def own(self, scope: cst.CSTNode) -> list[cst.CSTNode]:
+        if id(scope) not in self._own:
+            self._own[id(scope)] = own_nodes(scope)
+        return self._own[id(scope)]
+
+
+_LAYOUTS: dict[int, tuple[cst.Module, _Layout]] = {}
+
+
+def scope_layout(module: cst.Module) -> _Layout:
+    """The (cached) scope layout of a module."""
+    cached = _LAYOUTS.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
+    layout = _Layout()
+    module.visit(layout)
+    _LAYOUTS.clear()  # one module at a time
+    _LAYOUTS[id(module)] = (module, layout)
+    return layout
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()

@@ -33,7 +33,7 @@ NO_COUNTERPART = {
 PURE_CALLS = {"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"}  # metadata may drop these
 
 
-class CheckpointManager(ScopedRule):
+class CheckpointManagerRule(ScopedRule):
     NAME = "checkpoint_manager"
     DESCRIPTION = ("SimpleCheckpointManager(run_dir, run_name) -> TinyCheckpointManager(run_name, base_dir=<parent>); "
                    "load_agent -> load_latest_agent; save_agent + save_trainer_state -> save_checkpoint; "
@@ -42,7 +42,7 @@ class CheckpointManager(ScopedRule):
     @classmethod
     def collect(cls, tree: cst.Module, context: CodemodContext) -> list[Any]:
         """("fixture", name, directory, is_conftest, qualified return type or None, fixture it returns or None)."""
-        path = context.filename or ""
+        path = os.path.abspath(context.filename or "")
         if not is_test_file(path):
             return []
         imported = import_map(tree, context.full_package_name)
@@ -72,7 +72,7 @@ class CheckpointManager(ScopedRule):
 
     # -- fixtures ---------------------------------------------------------------------------------
     def fixture_kinds(self) -> dict[str, str]:
-        here = os.path.dirname(self.context.filename or "")
+        here = os.path.dirname(os.path.abspath(self.context.filename or ""))
         facts = [f for f in self.index.get(self.NAME, []) if f[0] == "fixture"
                  and (f[2] == here or (f[3] and (here + os.sep).startswith(f[2] + os.sep)))]
         kinds: dict[str, str] = {}
@@ -264,7 +264,7 @@ class CheckpointManager(ScopedRule):
 class _Managers(Binder):
     """Names and self attributes holding a manager that is migrated with its construction."""
 
-    def __init__(self, rule: CheckpointManager, module: cst.Module) -> None:
+    def __init__(self, rule: CheckpointManagerRule, module: cst.Module) -> None:
         super().__init__(module)
         self.rule = rule
         self.fixtures = rule.fixture_kinds() if is_test_file(rule.context.filename) else {}

@@ -204,16 +204,16 @@ class LegacyImports(TypedRule):
         if not any(self._commented_import(line) for line in lines):
             return lines
         kept: list[cst.EmptyLine] = []
-        dropped = False
+        doubled = False  # a blank line sat right before the dropped lines
         for line in lines:
             if self._commented_import(line):
                 self.migrated(original, "removed commented-out legacy import")
-                dropped = True
+                doubled = doubled or bool(kept) and kept[-1].comment is None
                 continue
-            blank = line.comment is None
-            if dropped and blank and kept and kept[-1].comment is None:
-                continue  # the dropped lines sat between two blank lines: keep one
-            dropped = dropped and blank
+            if doubled and line.comment is None:
+                doubled = False
+                continue  # keep one of the two blank lines around the dropped lines
+            doubled = False
             kept.append(line)
         return kept
 
