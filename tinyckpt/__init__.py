@@ -173,8 +173,8 @@ def list_checkpoints(path_or_uri) -> list[str]:
     A ``file://`` prefix is stripped as-is (no percent-decoding, as the legacy store did).
     """
     p = Path(os.fspath(path_or_uri).removeprefix("file://"))
-    d = p / "checkpoints" if (p / "checkpoints").is_dir() else p
-    return [str(p)] if p.is_file() else [f"{d}{os.sep}agent_epoch_{e}.pt" for e in _epochs(d)]
+    d = os.path.join(p / "checkpoints" if (p / "checkpoints").is_dir() else p, "")  # str, ends in a separator
+    return [str(p)] if p.is_file() else [f"{d}agent_epoch_{e}.pt" for e in _epochs(d)]
 
 
 def latest_checkpoint(path_or_uri) -> str:
