@@ -536,10 +536,10 @@ class _Scanner(ast.NodeVisitor):
         if "." not in value:
             return
         for match in self.dotted.finditer(value):
-            self.report_string(node, match.group(0), "TCK004", f"legacy path {match.group(0)} in a string")
-
-    def report_string(self, node: ast.Constant, text: str, code: str, message: str) -> None:
-        self.report(node.lineno, node.col_offset, code, text, message, (text, node.end_lineno or node.lineno))
+            text = match.group(0)
+            nth = value.count(text, 0, match.start())  # the same text may occur earlier in the string
+            self.report(node.lineno, node.col_offset, "TCK004", text, f"legacy path {text} in a string",
+                        (text, node.end_lineno or node.lineno, nth))
 
 
 def _annotation_chains(text: str, depth: int = 0) -> list[tuple[str, ...]]:
@@ -833,7 +833,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
     raw: list[_Raw] = []
 
     def report(line: int, col: int, code: str, name: str, message: str,
-               find: tuple[str, int] | None = None) -> None:
+               find: tuple[str, int, int] | None = None) -> None:
         raw.append((line, col, code, name, message, find))
 
     if module_name and config.is_legacy_module(module_name):
@@ -860,7 +860,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
         find = None
         if ref.code == "TCK005":
             message = f"{what} ({legacy_name}) in string annotation {ref.context!r}"
-            find = (spelled, ref.end_line)
+            find = (spelled, ref.end_line, 0)
         elif ref.context == "__all__":
             message = f"{what} ({legacy_name}) re-exported in __all__"
         elif legacy_class:
@@ -885,7 +885,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
                 target = _resolve_relative(level, target.lstrip(".") or None, package) or target
             if config.is_legacy_module(target) or config.legacy_class(target):
                 report(constant.lineno, constant.col_offset, "TCK003", target,
-                       f"dynamic import of legacy module {target}", (constant.value, constant.end_lineno or 0))
+                       f"dynamic import of legacy module {target}", (constant.value, constant.end_lineno or 0, 0))
                 continue
         scanner._dotted_string(constant)
 
@@ -914,7 +914,8 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
     return _finish(raw, lines, path, noqa)
 
 
-_Raw = tuple[int, int, str, str, str, "tuple[str, int] | None"]  # line, byte col, code, name, message, find
+# line, byte col, code, name, message, find: (text in a string, the line the string ends on, occurrence)
+_Raw = tuple[int, int, str, str, str, "tuple[str, int, int] | None"]
 
 
 def _finish(raw: list[_Raw], lines: list[str], path: str, comments: Mapping[int, str]) -> list[Finding]:
@@ -945,17 +946,19 @@ def _char_column(line: str, byte_offset: int) -> int:
     return len(line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
 
 
-def _locate(lines: list[str], line: int, column: int, text: str, end_line: int) -> tuple[int, int]:
-    """Where `text` first appears in a string constant that starts at (line, column), ends on
-    `end_line`; the string's start when it is not spelled out as such (escapes, concatenation)."""
-    first = lines[line - 1] if 0 < line <= len(lines) else ""
-    at = first.find(text, column)
-    if at >= 0:
-        return line, at
-    for number in range(line + 1, min(len(lines), end_line) + 1):
-        at = lines[number - 1].find(text)
-        if at >= 0:
-            return number, at
+def _locate(lines: list[str], line: int, column: int, text: str, end_line: int, nth: int = 0) -> tuple[int, int]:
+    """Where the `nth` occurrence of `text` is in a string constant that starts at (line, column)
+    and ends on `end_line`; the string's start when it is not spelled out as such (escapes,
+    implicit concatenation)."""
+    start = column
+    for number in range(line, min(len(lines), max(end_line, line)) + 1):
+        at = lines[number - 1].find(text, start)
+        while at >= 0:
+            if nth == 0:
+                return number, at
+            nth -= 1
+            at = lines[number - 1].find(text, at + 1)
+        start = 0
     return line, column
 
 

@@ -242,6 +242,14 @@ def test_dotted_legacy_paths_in_strings_and_docstrings():
                  (8, 12, "TCK004", "metta.rl.trainer_checkpoint")]
 
 
+def test_repeated_dotted_paths_in_one_string_each_at_their_place():
+    assert scan('''\
+        x = 1; doc = """Use metta.agent.policy_store.PolicyStore,
+        not metta.agent.policy_store, nor metta.agent.policy_store."""
+        ''') == [(1, 21, "TCK004", PS), (2, 5, "TCK004", "metta.agent.policy_store"),
+                 (2, 35, "TCK004", "metta.agent.policy_store")]
+
+
 def test_manual_markers():
     assert scan("""\
         x = 1
