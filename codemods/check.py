@@ -437,6 +437,8 @@ class _Scanner(ast.NodeVisitor):
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._annotation(node.annotation)
         self._instance_target(node.target, ("annotation", self.scope, node.annotation))
+        if self.scope.kind == "class" and isinstance(node.target, ast.Name):  # a dataclass / pydantic field
+            self.instance_sources.append((self.scope, "attr", node.target.id, ("annotation", self.scope, node.annotation)))
         if node.value is not None:
             self._instance_target(node.target, ("value", self.scope, node.value))
             self.visit(node.value)

@@ -297,6 +297,22 @@ def test_calls_on_legacy_instances():
                  (21, 20, "TCK006", "SimpleCheckpointManager.load_trainer_state")]
 
 
+def test_calls_on_dataclass_fields_of_a_legacy_type():
+    assert scan("""\
+        from dataclasses import dataclass
+        from metta.agent.policy_store import PolicyStore
+
+        @dataclass
+        class Simulation:
+            policy_store: "PolicyStore"
+            name: str = "sim"
+
+            def run(self, uri):
+                self.name.upper()
+                return self.policy_store.policy_record(uri)
+        """) == [(2, 38, "TCK001", PS), (6, 20, "TCK005", PS), (11, 16, "TCK006", "PolicyStore.policy_record")]
+
+
 def test_containers_of_legacy_objects_are_not_instances():
     assert codes("""\
         from metta.agent.policy_record import PolicyRecord
