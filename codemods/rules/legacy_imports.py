@@ -174,6 +174,15 @@ class LegacyImports(TypedRule):
 
     # -- __all__ entries and commented-out imports -----------------------------------------------
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        starts_blank = bool(original_node.body) and bool(original_node.body[0].leading_lines) and \
+            original_node.body[0].leading_lines[0].comment is None
+        if updated_node.body and original_node.body and not starts_blank and not updated_node.header:
+            first = updated_node.body[0]  # the first statements went: the file must not start blank
+            lines = list(first.leading_lines)
+            while lines and lines[0].comment is None:
+                lines.pop(0)
+            updated_node = updated_node.with_changes(body=[first.with_changes(leading_lines=lines),
+                                                           *updated_node.body[1:]])
         if not self._removed_names:
             return updated_node
         return updated_node.visit(_DropAllEntries(self._removed_names))  # type: ignore[return-value]

@@ -1,0 +1,88 @@
+"""annotations: records/wrappers -> str, SimpleCheckpointManager -> TinyCheckpointManager, in every annotation shape."""
+
+from __future__ import annotations
+
+import pytest
+from rule_helpers import check_rule
+
+from codemods.rules.annotations import Annotations
+from codemods.rules.legacy_imports import LegacyImports
+
+A = ("migrated", "annotations")
+RULES = [Annotations, LegacyImports]  # the legacy import the rewrite frees goes too
+WRAPPER = "from metta.sim.policy_wrapper import PolicyWrapper\n"
+MANAGER = "from metta.rl.simple_checkpoint_manager import SimpleCheckpointManager\n"
+
+CASES = {
+    "parameter and return": (
+        "import os\n" + WRAPPER + "\n\ndef f(pr: PolicyWrapper) -> PolicyWrapper:\n    return pr\n",
+        "import os\n\n\ndef f(pr: str) -> str:\n    return pr\n",
+        [A, A],
+    ),
+    "Optional, list and dict": (
+        "from typing import Optional\n\n" + WRAPPER
+        + "\n\ndef f(a: Optional[PolicyWrapper], b: list[PolicyWrapper]) -> dict[PolicyWrapper, float]:\n"
+          "    return {}\n",
+        "from typing import Optional\n\n\ndef f(a: Optional[str], b: list[str]) -> dict[str, float]:\n    return {}\n",
+        [A, A, A],
+    ),
+    "the PolicyRecord alias of the wrapper module": (
+        "import os\nfrom metta.sim.policy_wrapper import PolicyRecord\n\nx: PolicyRecord | None = None\n",
+        "import os\n\nx: str | None = None\n",
+        [A],
+    ),
+    "full-legacy PolicyRecord through a module alias": (
+        "import os\nimport metta.agent.policy_record as pr_mod\n\n\ndef f(r: pr_mod.PolicyRecord) -> None:\n"
+        "    pass\n",
+        "import os\n\n\ndef f(r: str) -> None:\n    pass\n",
+        [A],
+    ),
+    "string annotations (the import goes in legacy_imports)": (
+        "from typing import Optional\n\n" + WRAPPER + "\n\ndef f(a: 'PolicyWrapper', b: \"Optional[PolicyWrapper]\")"
+        " -> None:\n    pass\n",
+        "from typing import Optional\n\n\ndef f(a: 'str', b: \"Optional[str]\") -> None:\n    pass\n",
+        [("migrated", "legacy_imports"), A, A],  # sites in source order
+    ),
+    "manager annotations get the new class and its import": (
+        "import os\n\n" + MANAGER + "\n\ndef f(mgr: SimpleCheckpointManager) -> SimpleCheckpointManager:\n"
+        "    return mgr\n",
+        "import os\nfrom tinyckpt import TinyCheckpointManager\n\n\ndef f(mgr: TinyCheckpointManager) -> "
+        "TinyCheckpointManager:\n    return mgr\n",
+        [A, A],
+    ),
+    "instance attribute annotation": (
+        "import os\n" + WRAPPER + "\n\nclass C:\n    record: PolicyWrapper\n",
+        "import os\n\n\nclass C:\n    record: str\n",
+        [A],
+    ),
+}
+
+NO_CHANGE = {
+    "a local class with the legacy name": (
+        "class SimpleCheckpointManager:\n    pass\n\n\ndef f(m: SimpleCheckpointManager) -> None:\n    pass\n"),
+    "a new class of the same name imported from elsewhere": (
+        "from app.checkpoints import PolicyRecord\n\n\ndef f(r: PolicyRecord) -> PolicyRecord:\n    return r\n"),
+    "a legacy name outside annotations (isinstance) is not an annotation": (
+        WRAPPER + "\n\ndef f(x) -> bool:\n    return isinstance(x, PolicyWrapper)\n"),
+    "Literal strings are values": (
+        "from typing import Literal\n\n" + WRAPPER + "\n\ndef f(x: Literal['PolicyWrapper']) -> None:\n"
+        "    PolicyWrapper\n"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_rewrites(name: str) -> None:
+    before, after, sites = CASES[name]
+    check_rule(RULES, before, after, sites=sites)
+
+
+def test_alone_it_keeps_imports_it_cannot_see_are_unused() -> None:
+    """String annotations are invisible to the import remover; legacy_imports (which runs last) takes them."""
+    before = WRAPPER + "\n\ndef f(a: 'PolicyWrapper') -> None:\n    pass\n"
+    after = WRAPPER + "\n\ndef f(a: 'str') -> None:\n    pass\n"
+    check_rule(Annotations, before, after, sites=[A], flakes=False)
+
+
+@pytest.mark.parametrize("name", NO_CHANGE)
+def test_no_change(name: str) -> None:
+    check_rule(RULES, NO_CHANGE[name], NO_CHANGE[name])

@@ -1,0 +1,122 @@
+"""legacy_imports: legacy imports in every form go once unused; used ones stay; the target import is sorted."""
+
+from __future__ import annotations
+
+import pytest
+from rule_helpers import check_rule
+
+from codemods.rules.legacy_imports import LegacyImports
+
+REMOVED = ("migrated", "legacy_imports")
+
+CASES = {
+    "module level, unused": (
+        "import os\nfrom metta.sim.policy_wrapper import PolicyWrapper\n\nx = os.sep\n",
+        "import os\n\nx = os.sep\n",
+        [REMOVED],
+    ),
+    "one of two names unused": (
+        "from metta.agent.policy_store import PolicyStore, PolicySelectorType\n\nPolicyStore()\n",
+        "from metta.agent.policy_store import PolicyStore\n\nPolicyStore()\n",
+        [REMOVED],
+    ),
+    "plain module import": (
+        "import metta.agent.policy_store\nimport json\n",
+        "import json\n",
+        [REMOVED],
+    ),
+    "function-local import, body keeps going": (
+        'def f():\n    """Doc."""\n    from metta.agent.policy_store import PolicyStore\n    return 1\n',
+        'def f():\n    """Doc."""\n    return 1\n',
+        [REMOVED],
+    ),
+    "function-local import is the whole body": (
+        "def f():\n    from metta.agent.policy_store import PolicyStore\n",
+        "def f():\n    pass\n",
+        [REMOVED],
+    ),
+    "TYPE_CHECKING block removed whole, TYPE_CHECKING too": (
+        "from typing import TYPE_CHECKING, Optional\n\nif TYPE_CHECKING:\n"
+        "    from metta.agent.policy_record import PolicyRecord  # noqa: F401\n\nx: Optional[int] = None\n",
+        "from typing import Optional\n\nx: Optional[int] = None\n",
+        [REMOVED],
+    ),
+    "try/except ImportError with a None fallback": (
+        "try:\n    from metta.agent.policy_cache import PolicyCache\nexcept ImportError:  # gone\n"
+        "    PolicyCache = None\n\nx = 1\n",
+        "x = 1\n",
+        [REMOVED],
+    ),
+    "late noqa import at the end": (
+        "x = 1\n\n\nfrom metta.sim.policy_wrapper import PolicyRecord  # noqa: E402,F401\n",
+        "x = 1\n",
+        [REMOVED],
+    ),
+    "commented-out legacy imports, one blank line kept": (
+        "import os\n# from metta.agent.policy_store import PolicyStore\n#from metta.agent.mocks import X, Y\n\n"
+        "x = os.sep\n",
+        "import os\n\nx = os.sep\n",
+        [REMOVED, REMOVED],
+    ),
+    "re-export and __all__ entry in a package": (
+        'from metta.rl.trainer import Trainer\nfrom metta.rl.simple_checkpoint_manager import SimpleCheckpointManager\n\n'
+        '__all__ = ["Trainer", "SimpleCheckpointManager"]\n',
+        'from metta.rl.trainer import Trainer\n\n__all__ = ["Trainer"]\n',
+        [REMOVED],
+    ),
+    "target import names sorted": (
+        "from tinyckpt import latest_checkpoint, TinyCheckpointManager\n\nTinyCheckpointManager, latest_checkpoint\n",
+        "from tinyckpt import TinyCheckpointManager, latest_checkpoint\n\nTinyCheckpointManager, latest_checkpoint\n",
+        [],
+    ),
+}
+
+NO_CHANGE = {
+    "legacy import still used (a manual site needs it)":
+        "from metta.sim.simple_policy_store import SimplePolicyStore\n\nstore = SimplePolicyStore.create()\n",
+    "legacy name used only in a string annotation": (
+        "from metta.sim.policy_wrapper import PolicyWrapper\n\n\ndef f(x: 'PolicyWrapper') -> None:\n    pass\n"),
+    "unused import of an unrelated module": "import json\nfrom app.store import SimplePolicyStore\n",
+    "a comment that only mentions a legacy module": "# see metta.agent.policy_store for the old code\nx = 1\n",
+    "commented-out import of a non-legacy module": "# from app.old import thing\nx = 1\n",
+    "try/except whose fallback is used": (
+        "try:\n    from metta.agent.policy_cache import PolicyCache\nexcept ImportError:\n    PolicyCache = None\n\n"
+        "print(PolicyCache)\n"),
+    "TYPE_CHECKING block with a live import": (
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from app.x import Y\n\n\ndef f(y: 'Y') -> None:\n"
+        "    pass\n"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_rewrites(name: str) -> None:
+    before, after, sites = CASES[name]
+    check_rule(LegacyImports, before, after, sites=sites, flakes=False)
+
+
+@pytest.mark.parametrize("name", NO_CHANGE)
+def test_no_change(name: str) -> None:
+    check_rule(LegacyImports, NO_CHANGE[name], NO_CHANGE[name])
+
+
+def test_kept_import_through_a_reexport_imports_from_the_defining_module() -> None:
+    """The re-export is removed from the package, so a consumer that still needs the name imports it from
+    the legacy module itself (which the deletion planner then keeps)."""
+    package = "from metta.rl.simple_checkpoint_manager import SimpleCheckpointManager\n"
+    before = "from metta.rl import SimpleCheckpointManager\n\nSimpleCheckpointManager.find_best_checkpoint\n"
+    after = ("from metta.rl.simple_checkpoint_manager import SimpleCheckpointManager\n\n"
+             "SimpleCheckpointManager.find_best_checkpoint\n")
+    check_rule(LegacyImports, before, after, sites=[REMOVED], others={"metta.rl.__init__": package},
+               module_name="app.cli", index={"legacy_imports": [
+                   ("reexport", "metta.rl.SimpleCheckpointManager", "SimpleCheckpointManager",
+                    "metta.rl.simple_checkpoint_manager.SimpleCheckpointManager")]})
+
+
+def test_relative_legacy_import() -> None:
+    before = "from .policy_store import PolicyStore\nx = 1\n"
+    check_rule(LegacyImports, before, "x = 1\n", sites=[REMOVED], module_name="metta.agent.trainer_tools")
+
+
+def test_legacy_module_files_are_left_alone() -> None:
+    source = "from metta.agent.policy_record import PolicyRecord\n"
+    check_rule(LegacyImports, source, source, module_name="metta.agent.policy_store")
