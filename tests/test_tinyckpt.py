@@ -80,6 +80,17 @@ def test_module_level_functions(tmp_path):
     assert TinyCheckpointManager("exp", tmp_path).load_trainer_state() == {"agent_step": 70, "epoch": 7}
 
 
+def test_agent_file_written_by_plain_torch_save_is_a_checkpoint_without_trainer_state(tmp_path):
+    """Code (or a test) may write an agent file itself at checkpoint_path(...)."""
+    path = checkpoint_path("r", 4, base_dir=tmp_path)
+    Path(path).parent.mkdir(parents=True)
+    torch.save(agent(4), path)
+    mgr = TinyCheckpointManager("r", tmp_path)
+    assert mgr.exists() and mgr.list_epochs() == [4] and latest_checkpoint(tmp_path / "r") == path
+    assert mgr.load_latest_agent()["tag"] == 4
+    assert mgr.load_trainer_state() is None and mgr.load_trainer_state(4) is None
+
+
 def test_trainer_state_of_a_specific_epoch(mgr):
     for e in (1, 2, 3):
         mgr.save_checkpoint(agent(e), e, {"step": e * 10})

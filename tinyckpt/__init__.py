@@ -101,17 +101,18 @@ class TinyCheckpointManager:
         A corrupt or truncated latest file raises RuntimeError naming the file (no fallback).
         ``weights_only=False`` (the default) unpickles arbitrary code: trusted files only.
         """
-        epochs = self.list_epochs()
-        return _load(self._path("agent", epochs[-1]), map_location, weights_only) if epochs else None
+        return _load(latest_checkpoint(self.checkpoint_dir), map_location, weights_only) if self.exists() else None
 
     def load_trainer_state(self, epoch=None, map_location=None, weights_only=False) -> dict | None:
         """The trainer-state dict saved with ``epoch`` (default: the latest), plus key ``"epoch"``.
 
-        None when that epoch is not a complete checkpoint or was saved without trainer state.
+        None when that epoch is not a complete checkpoint or has no trainer state (saved with
+        ``trainer_state=None``, or an agent file written by something else without a trainer file).
         Errors and the pickle caveat as for ``load_latest_agent``.
         """
         epochs = [e for e in self.list_epochs() if epoch in (None, e)]  # the asked epoch, or all
-        state = _load(self._path("trainer", epochs[-1]), map_location, weights_only) if epochs else None
+        path = epochs and self._path("trainer", epochs[-1])
+        state = _load(path, map_location, weights_only) if path and path.is_file() else None
         return None if state is None else {**state, "epoch": epochs[-1]}
 
     def save_checkpoint(self, agent, epoch: int, trainer_state: dict | None = None) -> Path:
