@@ -21,8 +21,12 @@ import torch
 
 from tinyckpt import TinyCheckpointManager
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
-                                reason="needs fork and SIGKILL")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
+                       reason="needs fork and SIGKILL"),
+    # Python >= 3.12 warns about fork() in a multi-threaded process; the child only saves and dies
+    pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning"),
+]
 
 ROUNDS = 60
 AGENT_FLOATS = 1 << 19  # 2 MiB: a save takes a few ms, so most kills land inside one
