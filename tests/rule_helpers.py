@@ -14,7 +14,8 @@
 - the rewrite adds no undefined name and no unused import (pyflakes on `before` vs `after`).
 
 Cross-file facts: unless `index` is given, the index is built from `before` alone (plus the
-`others` sources, {module_name: source}), exactly as the runner would for a tree of those files.
+`others` sources, {module_name: source}), exactly as the runner would for a tree of those files;
+`others_after` (the other files once migrated) is what the second run sees instead of `others`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def check_rule(
     config: Config | None = None,
     index: Mapping[str, Any] | None = None,
     others: Mapping[str, str] | None = None,
+    others_after: Mapping[str, str] | None = None,
     flakes: bool = True,
 ) -> FileResult:
     """Assert `before` becomes exactly `after`, compiles, is stable, and reports `sites`."""
@@ -112,6 +114,8 @@ def check_rule(
     )
     compile(after, result.path, "exec", dont_inherit=True)
 
+    if others_after is not None:  # the second run sees the other files migrated too
+        kwargs["others"] = others_after
     again = run_rule(rule_or_rules, after, **kwargs)
     assert again.error is None, again.error
     assert again.new_source == after, f"second run changed the output\n--- second run ---\n{again.new_source}"

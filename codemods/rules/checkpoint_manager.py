@@ -18,6 +18,7 @@ NEW = "TinyCheckpointManager"
 DEFAULT_ROOTS = {"./train_dir", "train_dir", "./train_dir/", "train_dir/"}  # TinyCheckpointManager's default base_dir
 RENAMED = {"load_agent": "load_latest_agent"}
 UNCHANGED = {"run_name", "checkpoint_dir", "load_trainer_state"}
+NEW_API = {"base_dir", "exists", "list_epochs", "load_latest_agent", "save_checkpoint"}  # already migrated
 STATE_KEYS = {"optimizer_state": "optimizer"}  # trainer-state keys: legacy -> what save_checkpoint now saves
 NO_COUNTERPART = {
     "find_best_checkpoint": "find_best_checkpoint has no tinyckpt counterpart (no score metadata); "
@@ -221,7 +222,7 @@ class CheckpointManagerRule(ScopedRule):
             return updated_node
         if method in NO_COUNTERPART:
             self.manual(original_node, NO_COUNTERPART[method])
-        elif method not in UNCHANGED:
+        elif method not in UNCHANGED | NEW_API:
             self.manual(original_node, f"SimpleCheckpointManager.{method} has no tinyckpt counterpart; decide")
         return updated_node
 

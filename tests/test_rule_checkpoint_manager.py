@@ -1,0 +1,183 @@
+"""checkpoint_manager: SimpleCheckpointManager -> TinyCheckpointManager, with the run_dir trap avoided."""
+
+from __future__ import annotations
+
+import pytest
+from rule_helpers import check_rule
+
+from codemods.rules._base import MARKER_PREFIX
+from codemods.rules.annotations import Annotations
+from codemods.rules.checkpoint_manager import CheckpointManagerRule
+from codemods.rules.legacy_imports import LegacyImports
+
+M = ("migrated", "checkpoint_manager")
+IMPORT = "from metta.rl.simple_checkpoint_manager import SimpleCheckpointManager\n"
+NEW_IMPORT = "from tinyckpt import TinyCheckpointManager\n"
+PIPELINE = [CheckpointManagerRule, Annotations, LegacyImports]
+
+
+def _fn(body: str, params: str = "mgr: SimpleCheckpointManager") -> str:
+    return f"\n\ndef f({params}):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+
+
+CONSTRUCTION = {
+    "keyword os.path.join (import os goes with it)": (
+        "import os\n\n" + IMPORT + "\nmgr = SimpleCheckpointManager(run_dir=os.path.join(root, name), run_name=name)\n",
+        NEW_IMPORT + "\nmgr = TinyCheckpointManager(name, base_dir=root)\n",
+    ),
+    "positional, attribute arguments": (
+        "import os\n" + IMPORT + "\nm = SimpleCheckpointManager(os.path.join(cfg.data_dir, cfg.run_name), cfg.run_name)\n"
+        "os.sep\n",
+        "import os\n" + NEW_IMPORT + "\nm = TinyCheckpointManager(cfg.run_name, base_dir=cfg.data_dir)\nos.sep\n",
+    ),
+    "three-part join keeps the rest of the join": (
+        "import os\n" + IMPORT + "\nm = SimpleCheckpointManager(os.path.join(root, 'runs', name), name)\n",
+        "import os\n" + NEW_IMPORT + "\nm = TinyCheckpointManager(name, base_dir=os.path.join(root, 'runs'))\n",
+    ),
+    "f-string under the default root": (
+        IMPORT + "\nm = SimpleCheckpointManager(run_dir=f\"./train_dir/{run}\", run_name=run)\n",
+        NEW_IMPORT + "\nm = TinyCheckpointManager(run)\n",
+    ),
+    "f-string under another root": (
+        IMPORT + "\nm = SimpleCheckpointManager(f\"{root}/{run}\", run)\n",
+        NEW_IMPORT + "\nm = TinyCheckpointManager(run, base_dir=root)\n",
+    ),
+    "Path division": (
+        IMPORT + "\nm = SimpleCheckpointManager(str(tmp_path / \"run\"), \"run\")\n",
+        NEW_IMPORT + "\nm = TinyCheckpointManager(\"run\", base_dir=tmp_path)\n",
+    ),
+    "literal run directory": (
+        IMPORT + "\nm = SimpleCheckpointManager(\"/data/runs/exp1\", \"exp1\")\n",
+        NEW_IMPORT + "\nm = TinyCheckpointManager(\"exp1\", base_dir='/data/runs')\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CONSTRUCTION)
+def test_construction(name: str) -> None:
+    before, after = CONSTRUCTION[name]
+    check_rule(CheckpointManagerRule, before, after, sites=[M])
+
+
+def test_run_dir_that_is_not_visibly_base_and_run_name_is_manual() -> None:
+    before = IMPORT + "\nmgr = SimpleCheckpointManager(run_dir, run_name)\n"
+    reason = "run_dir is not visibly <base_dir>/<run_name>"
+    result = check_rule(CheckpointManagerRule, before, before.replace("\nmgr", f"\n{MARKER_PREFIX}{reason}", 1)
+                        .replace(reason, reason + "; choose base_dir (TinyCheckpointManager's base_dir is the parent "
+                                 "of the run directory)\nmgr"), sites=[("manual", "checkpoint_manager", reason)])
+    assert result.sites[0].line == 4  # the marked statement, in the new text
+
+
+def test_a_mismatched_literal_is_manual() -> None:
+    before = IMPORT + "\nmgr = SimpleCheckpointManager(\"/runs/a\", \"b\")\n"
+    result = check_rule(CheckpointManagerRule, before, None or _marked(before), sites=[("manual", "checkpoint_manager")])
+    assert "base_dir" in result.sites[0].message
+
+
+def _marked(before: str) -> str:
+    lines = before.splitlines(keepends=True)
+    reason = ("run_dir is not visibly <base_dir>/<run_name>; choose base_dir (TinyCheckpointManager's base_dir is the "
+              "parent of the run directory)")
+    return "".join(lines[:-1]) + MARKER_PREFIX + reason + "\n" + lines[-1]
+
+
+METHODS = {
+    "load_agent on a parameter": ("return mgr.load_agent()", "return mgr.load_latest_agent()", [M]),
+    "attributes run_name and checkpoint_dir unchanged, run_dir is the parent of checkpoint_dir": (
+        "return mgr.run_name, mgr.checkpoint_dir, mgr.run_dir",
+        "return mgr.run_name, mgr.checkpoint_dir, mgr.checkpoint_dir.parent", [M]),
+    "save pair merged": (
+        "path = mgr.save_agent(agent, epoch, {\"score\": s, \"agent_step\": step})\n"
+        "mgr.save_trainer_state(opt, epoch, step)\nreturn path",
+        "path = mgr.save_checkpoint(agent, epoch, {\"optimizer\": opt.state_dict(), \"agent_step\": step})\n"
+        "return path", [("migrated", "checkpoint_manager", "metadata dropped: score")]),
+    "lone save_agent": (
+        "mgr.save_agent(agent, 3, {\"score\": 0.5})",
+        "mgr.save_checkpoint(agent, 3)", [("migrated", "checkpoint_manager", "metadata dropped: score")]),
+    "trainer state keys follow the saved dict": (
+        "state = mgr.load_trainer_state()\nif state is not None:\n    opt.load_state_dict(state[\"optimizer_state\"])\n"
+        "    return state[\"epoch\"], state[\"agent_step\"]",
+        "state = mgr.load_trainer_state()\nif state is not None:\n    opt.load_state_dict(state[\"optimizer\"])\n"
+        "    return state[\"epoch\"], state[\"agent_step\"]", [M]),
+    "get_checkpoint_count": ("return mgr.get_checkpoint_count()", "return len(mgr.list_epochs())", [M]),
+}
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_methods(name: str) -> None:
+    body, new_body, sites = METHODS[name]
+    check_rule(PIPELINE, IMPORT + _fn(body), NEW_IMPORT + _fn(new_body, "mgr: TinyCheckpointManager"),
+               sites=[("migrated", "annotations"), *sites])  # in source order: the annotation comes first
+
+
+@pytest.mark.parametrize("method", ["find_best_checkpoint(\"score\")", "find_checkpoints_by_score(0.5)",
+                                    "save_trainer_state(opt, 3, 10)", "cleanup_old_checkpoints(2)"])
+def test_methods_without_counterpart_are_manual(method: str) -> None:
+    before = IMPORT + _fn(f"return mgr.{method}")
+    result = check_rule(CheckpointManagerRule, before, before.replace("    return", "    # tinyckpt-migrate: manual: "
+                        + _reason(method) + "\n    return"), sites=[("manual", "checkpoint_manager")], flakes=False)
+    assert result.sites[0].line == 6
+
+
+def _reason(method: str) -> str:
+    from codemods.rules.checkpoint_manager import NO_COUNTERPART
+    return NO_COUNTERPART[method.partition("(")[0]]
+
+
+def test_manager_on_self_and_save_pair_in_a_method() -> None:
+    before = IMPORT + (
+        "\n\nclass Trainer:\n"
+        "    def __init__(self, checkpoint_manager: SimpleCheckpointManager):\n"
+        "        self.checkpoint_manager = checkpoint_manager\n\n"
+        "    def resume(self):\n"
+        "        return self.checkpoint_manager.load_agent()\n\n"
+        "    def save(self):\n"
+        "        self.checkpoint_manager.save_agent(self.agent, self.epoch, {})\n"
+        "        self.checkpoint_manager.save_trainer_state(self.optimizer, self.epoch, self.agent_step)\n")
+    after = NEW_IMPORT + (
+        "\n\nclass Trainer:\n"
+        "    def __init__(self, checkpoint_manager: TinyCheckpointManager):\n"
+        "        self.checkpoint_manager = checkpoint_manager\n\n"
+        "    def resume(self):\n"
+        "        return self.checkpoint_manager.load_latest_agent()\n\n"
+        "    def save(self):\n"
+        "        self.checkpoint_manager.save_checkpoint(self.agent, self.epoch, {\"optimizer\": "
+        "self.optimizer.state_dict(), \"agent_step\": self.agent_step})\n")
+    check_rule(PIPELINE, before, after, sites=[("migrated", "annotations"), M, M])
+
+
+def test_fixtures_from_conftest() -> None:
+    conftest = ("import pytest\n\n" + IMPORT + "\n\n@pytest.fixture\ndef manager(tmp_path) -> SimpleCheckpointManager:\n"
+                "    return SimpleCheckpointManager(str(tmp_path / 'r'), 'r')\n")
+    before = "def test_it(manager):\n    assert manager.load_agent() is None\n"
+    after = "def test_it(manager):\n    assert manager.load_latest_agent() is None\n"
+    check_rule(CheckpointManagerRule, before, after, sites=[M], module_name="tests.test_it",
+               others={"tests.conftest": conftest})
+
+
+NEAR_MISSES = {
+    "a local class called SimpleCheckpointManager": (
+        "class SimpleCheckpointManager:\n    def load_agent(self):\n        return None\n\n\n"
+        "mgr = SimpleCheckpointManager('./train_dir/x', 'x')\nmgr.load_agent()\n"),
+    "load_agent on an unrelated object": (
+        IMPORT + "\n\ndef f(loader, mgr: SimpleCheckpointManager):\n    return loader.load_agent(), mgr.run_name\n"),
+    "a new CheckpointManager imported from elsewhere": (
+        "from app.checkpoints import CheckpointManager\n\n"
+        "mgr = CheckpointManager(run_dir='./train_dir/x', run_name='x')\nmgr.save_agent({'lr': 1})\nmgr.load_agent()\n"),
+    "a name that also holds something else": (
+        IMPORT + "\n\ndef f(mgr: SimpleCheckpointManager, other):\n    mgr = other\n    return mgr.load_agent()\n"),
+    "save pair for different epochs is not merged, and a lone save_trainer_state stays":  None,
+}
+
+
+@pytest.mark.parametrize("name", [n for n, v in NEAR_MISSES.items() if v])
+def test_near_misses(name: str) -> None:
+    check_rule(CheckpointManagerRule, NEAR_MISSES[name], NEAR_MISSES[name])
+
+
+def test_pair_for_different_epochs_is_not_merged() -> None:
+    body = "mgr.save_agent(a, e, {})\nmgr.save_trainer_state(opt, e - 1, step)"
+    before = IMPORT + _fn(body)
+    after = IMPORT + _fn("mgr.save_checkpoint(a, e)\n# tinyckpt-migrate: manual: " + _reason("save_trainer_state")
+                         + "\nmgr.save_trainer_state(opt, e - 1, step)")
+    check_rule(CheckpointManagerRule, before, after, sites=[M, ("manual", "checkpoint_manager")])
