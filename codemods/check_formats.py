@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+from urllib.parse import quote
 
 from codemods.check import CODES, ERROR_CODE, Finding
 
@@ -79,7 +80,7 @@ def render_sarif(findings: Sequence[Finding], fingerprints: Sequence[str] | None
             "level": "error",
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": Path(f.path).as_posix(), "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": {"uri": quote(Path(f.path).as_posix()), "uriBaseId": "%SRCROOT%"},
                 "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column)},
             }}],
         }

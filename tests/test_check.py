@@ -488,6 +488,10 @@ def test_sarif_format(tree, capsys):
         assert location["artifactLocation"]["uri"] == "pkg/train.py"
         assert location["region"]["startLine"] >= 1 and location["region"]["startColumn"] >= 1
     assert results[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 1, "startColumn": 38}
+    (tree / "pkg" / "a b.py").write_text("import metta.agent.policy_cache\n")
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(run(capsys, tree, "--format", "sarif")[1])["runs"][0]["results"]]
+    assert uris[0] == "pkg/a%20b.py"
 
 
 def test_clean_tree_exits_0(tmp_path, capsys, monkeypatch):
