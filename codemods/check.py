@@ -28,19 +28,28 @@ such as a docstring, also on the line the string ends on). A bare `# noqa` or an
 tool's codes (`# noqa: F401`, common on legacy imports) do NOT suppress. In docs any `noqa: TCK200`
 text on the line counts (`<!-- noqa: TCK200 -->`). `--no-suppressions` ignores them all.
 
+Which files are parsed: every Python file under the paths is read and counts in
+`files_scanned`; only those whose bytes can hold a legacy reference (a legacy module's last name,
+the marker text; or, once the tree is known to re-export legacy names, those names) or that are
+legacy modules themselves are parsed. A file that cannot be read or decoded, or a parsed file
+that does not parse, is a TCK900; a file with no legacy text is never parsed, so a syntax error
+in it is not ours to report.
+
 Contract with the CLI (codemods/cli.py wires `check` with these two functions):
 
 - `add_check_arguments(parser)`: adds check's own options to the `check` subparser
   (`--format`, `--no-suppressions`, `--baseline`, `--write-baseline`, `--update-baseline`,
   `--docs`, `-j/--jobs`, and the positional `paths`). Options (and a `paths` argument) the
   parser already defines are left alone, so shared ones on a parent parser are fine.
-- `run_check(args, config, paths=None) -> int`: walks `paths` (default `args.paths`, then `.`)
-  with `codemods.files`,
-  prints the report for `args.format` to stdout (usage errors to stderr) and returns the exit
-  code: 0 nothing found, 1 findings (not suppressed, not in the baseline), 2 usage error or a
-  file that could not be processed (TCK900; it is also listed in the report). Reads `args.format`,
-  `args.no_suppressions`, `args.baseline`, `args.write_baseline`, `args.update_baseline`,
-  `args.docs`, `args.jobs` with `getattr` defaults, so a partial Namespace works too.
+- `run_check(args, config, paths=None, progress=None) -> int`: walks `paths` (default
+  `args.paths`, then `.`) with `codemods.files`, prints the report for `args.format` to stdout
+  (usage errors and baseline notes to stderr) and returns the exit code: 0 nothing found,
+  1 findings (not suppressed, not in the baseline), 2 usage error or a file that could not be
+  processed (TCK900; it is also listed in the report). `--write-baseline` exits 0 after
+  recording (2 if a file could not be processed). Reads `args.format`, `args.no_suppressions`,
+  `args.baseline`, `args.write_baseline`, `args.update_baseline`, `args.docs`, `args.jobs` with
+  `getattr` defaults, so a partial Namespace works too. `progress(stage, total) -> advance(n)`
+  defaults to the CLI's progress bar when stderr is a terminal.
 """
 
 from __future__ import annotations
