@@ -1053,8 +1053,6 @@ class _Needles:
     """
 
     def __init__(self, config: Config) -> None:
-        from codemods.files import _cores
-
         self.config = config
         self.all = config.needles
         self.cores = _cores(self.all)
@@ -1076,6 +1074,22 @@ class _Needles:
         if self.word_context is not None and any(w in data for w in self.words) and self.word_context.search(data):
             return "strong"
         return "weak" if any(needle in data for needle in self.all) else None
+
+
+def _cores(needles: Sequence[bytes], length: int = 5) -> tuple[bytes, ...]:
+    """A few short substrings such that every needle contains one (greedy set cover): four fast
+    substring scans rule out almost every file before the twenty-odd needles are looked for."""
+    left = [n for n in needles if n]
+    cores: list[bytes] = []
+    while left:
+        counts: dict[bytes, int] = {}
+        for needle in left:
+            for sub in {needle[i:i + length] for i in range(max(1, len(needle) - length + 1))}:
+                counts[sub] = counts.get(sub, 0) + 1
+        best = max(sorted(counts), key=lambda sub: counts[sub])
+        cores.append(best)
+        left = [n for n in left if best not in n]
+    return tuple(cores)
 
 
 _NEEDLES: dict[int, _Needles] = {}
