@@ -1060,6 +1060,7 @@ class _Needles:
         tails = {t.encode() for t in self.tails}
         words = {t for t in tails if t.isalpha() and t.islower()}  # `mocks`: only in an import context
         self.strong = tuple(sorted((tails - words) | {b"tinyckpt-migrate"}))
+        self.names = tuple(n for n in self.all if n not in tails and n != b"tinyckpt-migrate")  # class names
         self.words = tuple(sorted(words))
         alternatives = b"|".join(re.escape(w) for w in self.words)
         self.word_context = re.compile(rb"(?:\.|\bimport[ \t]+|[(,][ \t\\\r\n]*)(?:" + alternatives + rb")\b") \
@@ -1073,7 +1074,7 @@ class _Needles:
             return "strong"
         if self.word_context is not None and any(w in data for w in self.words) and self.word_context.search(data):
             return "strong"
-        return "weak" if any(needle in data for needle in self.all) else None
+        return "weak" if any(name in data for name in self.names) else None
 
 
 def _cores(needles: Sequence[bytes], length: int = 5) -> tuple[bytes, ...]:

@@ -629,6 +629,22 @@ def test_marker_prefix_is_the_rules_one():
     assert MARKER_PREFIX == RULES_MARKER_PREFIX
 
 
+@pytest.mark.parametrize("data, kind", [
+    (b"from metta.agent.policy_store import X", "strong"),
+    (b"from . import mocks", "strong"),
+    (b"from metta.agent import (agent,\n    mocks)", "strong"),
+    (b"x = metta.agent.mocks.MockPolicyRecord", "strong"),
+    (b"# tinyckpt-migrate: manual: decide", "strong"),
+    (b"from metta.rl import SimpleCheckpointManager", "weak"),  # only a re-export can make this legacy
+    (b"these mocks are handy; the event loop policy too", None),
+    (b"import os", None),
+])
+def test_prefilter_classes(data, kind):
+    from codemods.check import _needles
+
+    assert _needles(Config()).classify(data) == kind
+
+
 def test_legacy_module_without_any_needle_in_its_text(tmp_path, capsys, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
     write_tree(tmp_path, {"metta/__init__.py": "", "metta/agent/__init__.py": "",
