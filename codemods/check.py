@@ -63,9 +63,10 @@ import os
 import re
 import sys
 import tokenize
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from codemods.config import Config
 
@@ -204,7 +205,7 @@ class _Legacy:
 class _Scope:
     """Names bound in one scope: by imports (name -> qualified name) and by anything else."""
 
-    __slots__ = ("kind", "parent", "imports", "local", "globals", "nonlocals", "self_name", "owner")
+    __slots__ = ("globals", "imports", "kind", "local", "nonlocals", "owner", "parent", "self_name")
 
     def __init__(self, kind: str, parent: _Scope | None) -> None:
         self.kind = kind  # "module" | "function" | "class"
@@ -829,8 +830,7 @@ def find_reexports(config: Config, exports: Mapping[str, Mapping[str, str]]) -> 
 
 def _check(source: str, path: str, config: _Legacy, module_name: str | None, suppressions: bool,
            exports: dict[str, str]) -> list[Finding]:
-    if source.startswith("\ufeff"):
-        source = source[1:]
+    source = source.removeprefix("\ufeff")
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
@@ -1221,7 +1221,13 @@ def run_check(args: argparse.Namespace, config: Config,
 def _run_check(args: argparse.Namespace, config: Config, paths: list[str | os.PathLike[str]],
                progress: Progress | None) -> int:
     from codemods.check_formats import (
-        FORMATS, BaselineError, filter_baseline, render_github, render_json, render_sarif, render_text,
+        FORMATS,
+        BaselineError,
+        filter_baseline,
+        render_github,
+        render_json,
+        render_sarif,
+        render_text,
         write_baseline,
     )
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from codemods.check import CODES, Finding, add_check_arguments, check_doc, check_source, run_check
+from codemods.check import (
+    CODES,
+    Finding,
+    add_check_arguments,
+    check_doc,
+    check_source,
+    run_check,
+)
 from codemods.config import Config, find_config
 
 PS = "metta.agent.policy_store.PolicyStore"
@@ -586,6 +593,7 @@ def test_re_export_through_a_tree_module(tmp_path, capsys, monkeypatch):
     })
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, tmp_path, "--format", "json")
+    assert code == 1
     found = [(f["path"], f["line"], f["code"], f["name"]) for f in json.loads(out)["findings"]]
     assert found == [
         ("metta/rl/__init__.py", 1, "TCK001", "metta.rl.simple_checkpoint_manager.SimpleCheckpointManager"),
