@@ -247,6 +247,7 @@ class _Scanner(ast.NodeVisitor):
         self.instance_calls: list[tuple[_Scope, str, str, str, ast.Call]] = []  # (scope, kind, target, method)
         self.consumed: set[int] = set()  # string constants already handled (no TCK004 for them)
         self.string_annotations: list[tuple[ast.Constant, int, int]] = []  # (string, refs[start:end])
+        self.returns: dict[tuple[int, str], ast.expr] = {}  # (scope id, function name) -> return annotation
         self.dotted, _ = _patterns(config.config)
 
     # -- bindings ----------------------------------------------------------------------------------
@@ -327,6 +328,8 @@ class _Scanner(ast.NodeVisitor):
             self._annotation(node.returns)
         self._bind(node.name)
         enclosing = self.scope
+        if node.returns is not None:  # `def open_run(...) -> SimpleCheckpointManager`: calls make instances
+            self.returns[(id(enclosing), node.name)] = node.returns
         scope = _Scope("function", enclosing)
         for param in params:
             scope.local.add(param.arg)
@@ -647,9 +650,11 @@ class _Resolver:
             chain = _chain(expr.func)
             if chain is None:
                 return None
-            qn = self.qualified(scope, chain[0], chain[1:])
+            binding, qn = _lookup(scope, chain[0], self.module)
             if qn is None:
-                return None
+                returns = self.scanner.returns.get((id(binding), chain[0])) if len(chain) == 1 else None
+                return self.class_of(binding, returns, "annotation", instances) if returns is not None else None
+            qn = ".".join([qn, *chain[1:]])
             found = self.config.legacy_class(qn)
             if found:
                 return found  # LegacyClass(...)

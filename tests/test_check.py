@@ -320,6 +320,25 @@ def test_calls_on_dataclass_fields_of_a_legacy_type():
         """) == [(2, 38, "TCK001", PS), (6, 20, "TCK005", PS), (11, 16, "TCK006", "PolicyStore.policy_record")]
 
 
+def test_calls_on_what_a_function_annotated_with_a_legacy_class_returns():
+    assert codes("""\
+        from typing import Optional
+        from metta.rl.simple_checkpoint_manager import SimpleCheckpointManager
+
+        def open_run(name) -> "Optional[SimpleCheckpointManager]":
+            return None
+
+        def other(name) -> int:
+            return 0
+
+        mgr = open_run("run")
+        mgr.load_agent()
+        other("x").bit_length()
+        n = other("x")
+        n.bit_length()
+        """) == ["TCK001", "TCK005", "TCK006"]
+
+
 def test_containers_of_legacy_objects_are_not_instances():
     assert codes("""\
         from metta.agent.policy_record import PolicyRecord
