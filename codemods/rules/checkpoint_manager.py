@@ -60,6 +60,8 @@ class CheckpointManagerRule(ScopedRule):
                 alias = value.value if isinstance(value, cst.Name) else None
             facts.append(("fixture", fn.name.value, os.path.dirname(path), os.path.basename(path) == "conftest.py",
                           kind, alias))
+            if alias or (kind or "").rpartition(".")[2] == LEGACY:
+                facts.append(("needle", fn.name.value))  # test files using this fixture may mention nothing legacy
         return facts
 
     def visit_Module(self, node: cst.Module) -> None:
