@@ -11,6 +11,7 @@ from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.simple_policy_store import SimplePolicyStoreRule
+from codemods.rules.wrapper_annotations import WrapperAnnotations
 
 RULES: list[type[LegacyRule]] = [
     # (rules are registered here, in order, as they land)
@@ -18,6 +19,9 @@ RULES: list[type[LegacyRule]] = [
     CheckpointManagerRule,
     # SimplePolicyStoreRule: before Annotations (it finds stores and wrappers by their legacy annotations).
     SimplePolicyStoreRule,
+    # WrapperAnnotations: right after it (a wrapper is now a path, annotated str), before the full-legacy
+    # rules, which read annotations and would take a half-state PolicyWrapper for a full-legacy record.
+    WrapperAnnotations,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.

@@ -44,10 +44,13 @@ class Annotations(TypedRule):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self._attr_names.add(id(node.attr))
 
+    TO_STR: frozenset[str] = TO_STR
+    RENAMED: dict[str, str] = RENAMED
+
     def _replacement(self, legacy: str | None) -> str | None:
-        if legacy in TO_STR:
+        if legacy in self.TO_STR:
             return "str"
-        new = RENAMED.get(legacy or "")
+        new = self.RENAMED.get(legacy or "")
         if new:
             self.add_needed_import(self.config.target, new)
         return new
