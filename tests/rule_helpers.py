@@ -21,7 +21,8 @@ Cross-file facts: unless `index` is given, the index is built from `before` alon
 from __future__ import annotations
 
 import ast
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pyflakes import checker, messages
 

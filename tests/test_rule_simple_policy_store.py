@@ -9,13 +9,15 @@ from codemods.rules._base import MARKER_PREFIX
 from codemods.rules.annotations import Annotations
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.simple_policy_store import MOCK, SimplePolicyStoreRule
+from codemods.rules.simple_store_parameters import SimpleStoreParameters
 
 S = ("migrated", "simple_policy_store")
 L = ("migrated", "legacy_imports")  # the store import, once the store is gone
 # (sites are in source order; a later rule reports positions in its own input, after earlier rules' imports)
 STORE = "from metta.sim.simple_policy_store import SimplePolicyStore\n"
 WRAPPER = "from metta.sim.policy_wrapper import PolicyWrapper\n"
-PIPELINE = [SimplePolicyStoreRule, Annotations, LegacyImports]
+P = ("migrated", "simple_store_parameters")
+PIPELINE = [SimplePolicyStoreRule, SimpleStoreParameters, Annotations, LegacyImports]
 
 
 def test_record_from_a_local_store() -> None:
@@ -24,7 +26,7 @@ def test_record_from_a_local_store() -> None:
     after = ("import torch\nfrom tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n\ndef play(uri):\n"
              "    pr = latest_checkpoint(uri)\n    return torch.load(pr, weights_only=False), pr, "
              "parse_checkpoint_path(pr)[0], parse_checkpoint_path(pr)[1]\n")
-    check_rule(PIPELINE, before, after, sites=[L, S, S, S, S, S, S])
+    check_rule(PIPELINE, before, after, sites=[L, P, S, S, S, S, S])
 
 
 def test_file_uri_literal_and_a_created_store() -> None:
@@ -32,14 +34,14 @@ def test_file_uri_literal_and_a_created_store() -> None:
                      "pr = store.policy_record(\"file://./train_dir/run/checkpoints\")\nprint(pr.metadata[\"epoch\"])\n"
     after = "from tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n" \
             "pr = latest_checkpoint(\"file://./train_dir/run/checkpoints\")\nprint(parse_checkpoint_path(pr)[1])\n"
-    check_rule(PIPELINE, before, after, sites=[L, S, S, S])
+    check_rule(PIPELINE, before, after, sites=[L, P, S, S])
 
 
 def test_mock_with_a_literal_uri_is_a_path() -> None:
     before = STORE + "\nstore = SimplePolicyStore()\npr = store.policy_record_or_mock(\"./train_dir/a\", \"a\")\n" \
                      "print(pr.uri)\n"
     after = "from tinyckpt import latest_checkpoint\n\npr = latest_checkpoint(\"./train_dir/a\")\nprint(pr)\n"
-    check_rule(PIPELINE, before, after, sites=[L, S, S, S])
+    check_rule(PIPELINE, before, after, sites=[L, P, S, S])
 
 
 def test_mock_fallback_and_foreign_scheme_are_manual_and_keep_the_store() -> None:
@@ -52,25 +54,6 @@ def test_mock_fallback_and_foreign_scheme_are_manual_and_keep_the_store() -> Non
     result = check_rule(PIPELINE, before, after, sites=[("manual", "simple_policy_store", "mock"),
                                                          ("manual", "simple_policy_store", "wandb://")])
     assert [s.line for s in result.sites] == [7, 9]
-
-
-def test_store_parameter_removed_with_its_callers_arguments_in_other_files() -> None:
-    library = (STORE + WRAPPER + "\n\ndef evaluate(policy_store: SimplePolicyStore, uri: str, episodes: int = 4):\n"
-               "    pr = policy_store.policy_record(uri)\n    return score(pr, episodes)\n\n\n"
-               "def score(pr: PolicyWrapper, episodes: int) -> float:\n    return len(pr.run_name) * episodes\n")
-    library_after = ("from tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n\n"
-                     "def evaluate(uri: str, episodes: int = 4):\n    pr = latest_checkpoint(uri)\n"
-                     "    return score(pr, episodes)\n\n\n"
-                     "def score(pr: str, episodes: int) -> float:\n    return len(parse_checkpoint_path(pr)[0]) * episodes\n")
-    caller = ("from app.lib import evaluate\n" + STORE + "\n\ndef main(uris):\n    store = SimplePolicyStore()\n"
-              "    first = evaluate(store, uris[0])\n    return first, evaluate(policy_store=SimplePolicyStore(), uri=uris[1])\n")
-    caller_after = ("from app.lib import evaluate\n\n\ndef main(uris):\n    first = evaluate(uris[0])\n"
-                    "    return first, evaluate(uri=uris[1])\n")
-    trees = {"app.lib": library, "app.cli": caller}
-    check_rule(PIPELINE, library, library_after, module_name="app.lib", others=trees,
-               sites=[L, S, S, ("migrated", "annotations"), S])
-    check_rule(PIPELINE, caller, caller_after, module_name="app.cli", others=trees, sites=[S, S, S],
-               others_after={"app.lib": library_after})
 
 
 def test_records_in_a_list_and_loops() -> None:

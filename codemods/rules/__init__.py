@@ -11,6 +11,7 @@ from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.simple_policy_store import SimplePolicyStoreRule
+from codemods.rules.simple_store_parameters import SimpleStoreParameters
 from codemods.rules.wrapper_annotations import WrapperAnnotations
 
 RULES: list[type[LegacyRule]] = [
@@ -22,6 +23,9 @@ RULES: list[type[LegacyRule]] = [
     # WrapperAnnotations: right after it (a wrapper is now a path, annotated str), before the full-legacy
     # rules, which read annotations and would take a half-state PolicyWrapper for a full-legacy record.
     WrapperAnnotations,
+    # SimpleStoreParameters: after SimplePolicyStoreRule took the record calls off the stores; decided on
+    # the whole tree as it was, so every caller drops exactly the arguments its callee drops.
+    SimpleStoreParameters,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.

@@ -8,8 +8,9 @@ collected by the `legacy_imports` rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import libcst as cst
 import libcst.matchers as m

@@ -10,7 +10,13 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 
 from codemods.rules._legacy_types import (
-    Binder, ScopedRule, dotted, import_map, is_fixture, is_test_file, params, qualify,
+    Binder,
+    ScopedRule,
+    dotted,
+    import_map,
+    is_fixture,
+    is_test_file,
+    qualify,
 )
 
 LEGACY = "SimpleCheckpointManager"

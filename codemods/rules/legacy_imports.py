@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import libcst as cst
 import libcst.matchers as m
@@ -11,7 +12,6 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import ScopeProvider
 
 from codemods.config import Config
-
 from codemods.rules._base import CONFIG_KEY, resolve_relative
 from codemods.rules._legacy_types import TypedRule, dotted, import_module, reexports
 
