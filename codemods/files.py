@@ -302,7 +302,7 @@ def _needles(config: Config) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
 def _split_needles(needles: tuple[bytes, ...], words: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], re.Pattern[bytes] | None]:
     """(plain needles, regex for the word-like ones).
 
-    A legacy module named by a plain English word (`metta.agent.mocks`) can only be referred to
+    A legacy module whose last name is a plain English word (`mocks`) can only be referred to
     as `.mocks`, `import mocks` or an item of an import list (`(mocks`, `, mocks`); requiring that
     context keeps every `unittest.mock` test that says "mocks" in prose out of the parser.
     """
