@@ -99,6 +99,9 @@ METHODS = {
         "    return state[\"epoch\"], state[\"agent_step\"]",
         "state = mgr.load_trainer_state()\nif state is not None:\n    opt.load_state_dict(state[\"optimizer\"])\n"
         "    return state[\"epoch\"], state[\"agent_step\"]", [M]),
+    "trainer state read with .get": (
+        "state = mgr.load_trainer_state()\nreturn state.get(\"optimizer_state\") if state else None",
+        "state = mgr.load_trainer_state()\nreturn state.get(\"optimizer\") if state else None", [M]),
     "get_checkpoint_count": ("return mgr.get_checkpoint_count()", "return len(mgr.list_epochs())", [M]),
 }
 
@@ -181,3 +184,11 @@ def test_pair_for_different_epochs_is_not_merged() -> None:
     after = IMPORT + _fn("mgr.save_checkpoint(a, e)\n# tinyckpt-migrate: manual: " + _reason("save_trainer_state")
                          + "\nmgr.save_trainer_state(opt, e - 1, step)")
     check_rule(CheckpointManagerRule, before, after, sites=[M, ("manual", "checkpoint_manager")])
+
+
+def test_trainer_state_handed_elsewhere_is_manual() -> None:
+    """Whoever receives the dict may read the legacy key: a person updates it."""
+    from codemods.rules._manager_saves import ESCAPES
+    before = IMPORT + _fn("state = mgr.load_trainer_state()\nrestore(state)")
+    after = IMPORT + _fn(f"# tinyckpt-migrate: manual: {ESCAPES}\nstate = mgr.load_trainer_state()\nrestore(state)")
+    check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager", "leaves this function")])

@@ -27,6 +27,11 @@ def reexports(index: dict) -> dict[str, tuple[str, str]]:
     return {f[1]: (f[2], f[3]) for f in index.get(REEXPORTS_FROM, []) if f and f[0] == "reexport"}
 
 
+def code(node: cst.CSTNode) -> str:
+    """The source text of a node."""
+    return cst.Module([]).code_for_node(node)
+
+
 def dotted(node: cst.CSTNode) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     if isinstance(node, cst.Name):
