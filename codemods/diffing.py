@@ -71,6 +71,10 @@ def unified_diff(result: RunResult, colour: bool = False) -> str:
 
 # -- summaries -------------------------------------------------------------------------------------
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _per_file(result: RunResult) -> list[tuple[str, int, int, bool]]:
     migrated = Counter(s.path for s in result.migrated)
     manual = Counter(s.path for s in result.manual)
@@ -90,9 +94,9 @@ def summary_table(result: RunResult) -> str:
         for path, migrated, manual, deleted in rows:
             lines.append(f"{path:<{width}}  {migrated or '':>8}  {manual or '':>6}  {'yes' if deleted else '':>7}".rstrip())
     lines.append(
-        f"{result.files_scanned} files scanned, {len(result.changed)} changed, {len(result.deleted)} deleted; "
-        f"{len(result.migrated)} sites migrated, {len(result.manual)} manual"
-        + (f"; {len(result.errors)} files could not be processed" if result.errors else "")
+        f"{_n(result.files_scanned, 'file')} scanned, {len(result.changed)} changed, {len(result.deleted)} deleted; "
+        f"{_n(len(result.migrated), 'site')} migrated, {len(result.manual)} manual"
+        + (f"; {_n(len(result.errors), 'file')} could not be processed" if result.errors else "")
     )
     lines.extend(f"error: {path}: {reason}" for path, reason in result.errors)
     return "\n".join(lines) + "\n"
@@ -120,9 +124,9 @@ def markdown_report(result: RunResult, applied: Applied | None = None, title: st
     what was migrated per file, deleted files, and files that could not be processed."""
     rows = _per_file(result)
     out = [f"# {title}", ""]
-    out.append(f"{result.files_scanned} files scanned: {len(result.changed)} changed, {len(result.deleted)} deleted, "
-               f"{len(result.migrated)} sites migrated, **{len(result.manual)} manual sites left**"
-               + (f", {len(result.errors)} files not processed" if result.errors else "") + ".")
+    out.append(f"{_n(result.files_scanned, 'file')} scanned: {len(result.changed)} changed, {len(result.deleted)} deleted, "
+               f"{_n(len(result.migrated), 'site')} migrated, **{_n(len(result.manual), 'manual site')} left**"
+               + (f", {_n(len(result.errors), 'file')} not processed" if result.errors else "") + ".")
     out.append("")
     out += ["## Manual sites (a person must decide)", ""]
     if result.manual:

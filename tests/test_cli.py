@@ -68,7 +68,7 @@ def test_diff_text_is_a_git_style_patch_with_deletions_and_a_summary(tmp_path, c
     assert rows["app/use.py"] == ["1"]
     assert rows["app/manual.py"] == ["1"]  # one manual site (column alignment: see below)
     assert rows["tests/test_meta.py"] == ["yes"]
-    assert "9 files scanned, 2 changed, 1 deleted; 1 sites migrated, 2 manual" in out
+    assert "9 files scanned, 2 changed, 1 deleted; 1 site migrated, 2 manual" in out
     assert "manual   metta/agent/policy_metadata.py:1:1: delete_legacy_modules: legacy module kept: still " \
            "imported by app/manual.py" in out
     assert "manual   app/manual.py:6:12: meta_to_dict: PolicyMetadata(*args): decide the keys by hand" in out
@@ -87,7 +87,7 @@ def test_diff_colour_and_nothing_to_do(tmp_path, capsys, monkeypatch):
     (clean / "pkg" / "m.py").write_text("import os\n")
     code, out, _ = main(capsys, "diff", str(clean))
     assert code == 0
-    assert out == "1 files scanned, 0 changed, 0 deleted; 0 sites migrated, 0 manual\n"
+    assert out == "1 file scanned, 0 changed, 0 deleted; 0 sites migrated, 0 manual\n"
 
 
 def test_diff_json(tmp_path, capsys, monkeypatch):
