@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,10 +114,24 @@ class Noop(CodemodCommand):
 '''
 
 
-def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+CPU: dict[str, float] = {}  # label -> CPU seconds (user + sys of the tool and its worker processes)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+          label: str | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall seconds of one run (and, under `label`, its CPU seconds: steadier on a loaded machine)."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
-    return time.perf_counter() - start, proc
+    wall = time.perf_counter() - start
+    if label:
+        CPU[label] = _children_cpu() - cpu
+    return wall, proc
 
 
 def main() -> int:
@@ -140,13 +155,15 @@ def main() -> int:
     rows: list[tuple[str, float, int, str]] = []
 
     tool = [str(BIN / "tinyckpt-migrate")]
-    secs, proc = timed([*tool, "check", "--format", "json", "--jobs", str(args.jobs), str(tree)], env=env)
+    secs, proc = timed([*tool, "check", "--format", "json", "--jobs", str(args.jobs), str(tree)], env=env,
+                       label="tinyckpt-migrate check")
     data = json.loads(proc.stdout or b"{}")
     rows.append(("tinyckpt-migrate check", secs, total,
                  f"exit {proc.returncode}; {len(data.get('findings', []))} findings in {data.get('files_scanned')} files"))
     print(rows[-1], flush=True)
 
-    secs, proc = timed([*tool, "diff", "--format", "json", "--jobs", str(args.jobs), str(tree)], env=env)
+    secs, proc = timed([*tool, "diff", "--format", "json", "--jobs", str(args.jobs), str(tree)], env=env,
+                       label="tinyckpt-migrate diff")
     data = json.loads(proc.stdout or b"{}")
     rows.append(("tinyckpt-migrate diff", secs, total,
                  f"exit {proc.returncode}; {len(data.get('files_changed', []))} changed, "
@@ -158,7 +175,8 @@ def main() -> int:
         config = ruff_config(out / "ruff-bench.toml")
         version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
         secs, proc = timed([ruff, "check", "--no-cache", "--config", str(config), "--select", "TID251",
-                            "--output-format", "concise", "--exit-zero", str(tree)], env=env)
+                            "--output-format", "concise", "--exit-zero", str(tree)], env=env,
+                           label="ruff check --select TID251")
         hits = sum(1 for line in proc.stdout.decode(errors="replace").splitlines() if "TID251" in line)
         rows.append((f"ruff check --select TID251", secs, total, f"{version}; {hits} TID251 findings"))
         print(rows[-1], flush=True)
@@ -186,41 +204,44 @@ def main() -> int:
                 dst = sample_dir / f"{n:05d}" / os.path.relpath(src, tree)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
-            startup, _ = timed([*libcst, str(one)], cwd=cfg, env=lenv)
-            secs, proc = timed([*libcst, str(sample_dir)], cwd=cfg, env=lenv)
+            startup, _ = timed([*libcst, str(one)], cwd=cfg, env=lenv, label="startup")
+            secs, proc = timed([*libcst, str(sample_dir)], cwd=cfg, env=lenv, label="sample")
             per_file = max(secs - startup, 0.0) / sample_n
+            CPU[label] = CPU["startup"] + max(CPU["sample"] - CPU["startup"], 0.0) / sample_n * len(files)
             rows.append((label, startup + per_file * len(files), total,
                          f"EXTRAPOLATED from a random sample of {sample_n} files ({secs:.1f} s, start-up "
                          f"{startup:.1f} s, {sample_n / max(secs - startup, 1e-9):.2f} files/s); exit {proc.returncode}"))
         else:
-            secs, proc = timed([*libcst, str(tree)], cwd=cfg, env=lenv)
+            secs, proc = timed([*libcst, str(tree)], cwd=cfg, env=lenv, label=label)
             rows.append((label, secs, total, f"whole tree; exit {proc.returncode}"))
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-4:]
         print(rows[-1], *tail, sep="\n  ", flush=True)
 
     pattern = "|".join(re.escape(w) for w in legacy_words())
-    secs, proc = timed(["grep", "-rlE", "--include=*.py", pattern, str(tree)], env=env)
+    secs, proc = timed(["grep", "-rlE", "--include=*.py", pattern, str(tree)], env=env,
+                       label="grep -rlE (legacy names)")
     rows.append((f"grep -rlE (legacy names)", secs, total, f"{len(proc.stdout.splitlines())} files match"))
 
     print()
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, --jobs {args.jobs}, "
-          f"{total} files")
+          f"{total} files, load average at the end {os.getloadavg()[0]:.1f}")
     print()
-    print("| tool | wall time (s) | files/s | notes |")
-    print("| --- | ---: | ---: | --- |")
+    print("| tool | wall time (s) | CPU time (s) | files/s (wall) | notes |")
+    print("| --- | ---: | ---: | ---: | --- |")
     for name, secs, n, note in rows:
-        print(f"| `{name}` | {secs:.2f} | {n / secs:,.0f} | {note} |")
-    times = {name: secs for name, secs, _, _ in rows}
+        print(f"| `{name}` | {secs:.2f} | {CPU.get(name, float('nan')):.2f} | {n / secs:,.0f} | {note} |")
+    wall = {name: secs for name, secs, _, _ in rows}
     print()
-    check, diff = times["tinyckpt-migrate check"], times["tinyckpt-migrate diff"]
-    if "ruff check --select TID251" in times:
-        ruff_s = times["ruff check --select TID251"]
-        print(f"ruff TID251 / check : {ruff_s / check:.2f}x  (target: > 1, check faster than ruff)")
-    lib_s = times["python -m libcst.tool codemod (all rules)"]
-    noop_s = times["python -m libcst.tool codemod (no-op: parse + print)"]
-    print(f"libcst runner (all rules) / diff: {lib_s / diff:.1f}x  (target: >= 20x)")
-    print(f"libcst runner (no-op) / diff    : {noop_s / diff:.1f}x")
-    print(f"check / grep        : {check / times['grep -rlE (legacy names)']:.1f}x")
+    print("ratios (wall / CPU):")
+
+    def ratio(a: str, b: str, target: str) -> None:
+        if a in wall and b in wall:
+            print(f"  {a} / {b}: {wall[a] / wall[b]:.1f}x / {CPU[a] / CPU[b]:.1f}x  {target}")
+
+    ratio("ruff check --select TID251", "tinyckpt-migrate check", "(target > 1: check faster than ruff)")
+    ratio("python -m libcst.tool codemod (all rules)", "tinyckpt-migrate diff", "(target >= 20)")
+    ratio("python -m libcst.tool codemod (no-op: parse + print)", "tinyckpt-migrate diff", "")
+    ratio("tinyckpt-migrate check", "grep -rlE (legacy names)", "")
     return 0
 
 
