@@ -11,7 +11,7 @@ from typing import Callable, Sequence, TextIO
 
 from codemods import runner
 from codemods.config import ConfigError, find_config
-from codemods.diffing import as_json, markdown_report, site_lines, summary_table, unified_diff
+from codemods.diffing import as_json, error_lines, markdown_report, site_lines, summary_table, unified_diff
 from codemods.files import default_jobs
 from codemods.rules import RULES
 
@@ -188,9 +188,8 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
         out.write(summary_table(result))
-        if applied.errors:
-            for path, reason in applied.errors:
-                sys.stderr.write(f"error: {path}: {reason}\n")
+        for line in error_lines(applied.errors):
+            sys.stderr.write(line + "\n")
     else:
         diff = unified_diff(result, colour=_colour(args.color, out))
         out.write(diff)
@@ -200,8 +199,8 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
     if args.format == "json" or not apply:
-        for path, reason in result.errors:
-            sys.stderr.write(f"error: {path}: {reason}\n")
+        for line in error_lines(result.errors):
+            sys.stderr.write(line + "\n")
     if args.report:
         try:
             args.report.write_text(markdown_report(result, applied), encoding="utf-8")

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from typing import Iterable
 
-from codemods.runner import Applied, Change, RunResult
+from codemods.runner import Applied, Change, FileError, RunResult
 
 _RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
 _NO_NEWLINE = "\\ No newline at end of file\n"
@@ -98,7 +98,7 @@ def summary_table(result: RunResult) -> str:
         f"{_n(len(result.migrated), 'site')} migrated, {len(result.manual)} manual"
         + (f"; {_n(len(result.errors), 'file')} could not be processed" if result.errors else "")
     )
-    lines.extend(f"error: {path}: {reason}" for path, reason in result.errors)
+    lines.extend(error_lines(result.errors))
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +110,7 @@ def as_json(result: RunResult, applied: Applied | None = None) -> str:
         "files_deleted": applied.deleted if applied else [c.path for c in result.deleted],
         "sites": [{"path": s.path, "line": s.line, "rule": s.rule, "outcome": s.outcome, "message": s.message}
                   for s in result.sites],
-        "errors": [{"path": path, "message": reason} for path, reason in errors],
+        "errors": [{"path": e.path, "line": e.line, "column": e.column, "message": e.message} for e in errors],
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -150,8 +150,13 @@ def markdown_report(result: RunResult, applied: Applied | None = None, title: st
     errors = list(result.errors) + (applied.errors if applied else [])
     if errors:
         out += ["", "## Files not processed (left byte-identical)", ""]
-        out += [f"- `{path}`: {_md(reason)}" for path, reason in errors]
+        out += [f"- [`{e.path}:{e.line}`]({e.path}#L{e.line}): {_md(e.message)}" for e in errors]
     return "\n".join(out) + "\n"
+
+
+def error_lines(errors: Iterable[FileError]) -> list[str]:
+    """`path:line:col: error: reason` lines (files that could not be processed)."""
+    return [f"{e.path}:{e.line}:{e.column}: error: {e.message}" for e in errors]
 
 
 def site_lines(sites: Iterable) -> list[str]:

@@ -31,7 +31,18 @@ PYTHON_SUFFIXES = (".py",)
 
 
 class SourceError(Exception):
-    """A file that cannot be read or decoded; `str(exc)` is the reason, for the report."""
+    """A file that cannot be read or decoded; `str(exc)` is the reason, for the report, and
+    `line`/`column` (1-based) say where, when it is known (else the start of the file)."""
+
+    def __init__(self, reason: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(reason)
+        self.line, self.column = line, column
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
 # -- walking ---------------------------------------------------------------------------------------
@@ -200,7 +211,9 @@ def decode_source(data: bytes) -> tuple[str, str]:
         raise SourceError(f"cannot decode: {exc}") from None
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"cannot decode as {encoding}: {exc}", *_position(data, exc.start)) from None
+    except LookupError as exc:
         raise SourceError(f"cannot decode as {encoding}: {exc}") from None
     try:
         round_trip = text.encode(encoding)

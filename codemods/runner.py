@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from codemods.config import Config
 from codemods.engine import ModuleFacts, collect_facts, imported_modules, merge_facts, migrate_source, plan_deletions
@@ -56,6 +56,27 @@ class Change:
         return self.new_text is None
 
 
+class FileError(NamedTuple):
+    """A file that could not be processed (it is left byte-identical), and where, when known."""
+
+    path: str
+    message: str
+    line: int = 1
+    column: int = 1
+
+
+def _parse_error_position(text: str, message: str) -> tuple[int, int]:
+    """Where a file fails to parse: Python's own parser knows best; else LibCST's `@ line:col`."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc.lineno or 1, exc.offset or 1
+    except ValueError:
+        pass
+    found = re.search(r"@ (\d+):(\d+)", message)
+    return (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+
+
 @dataclass
 class RunResult:
     """Everything a `diff` or `apply` run found."""
@@ -64,7 +85,7 @@ class RunResult:
     candidates: int = 0
     changes: list[Change] = field(default_factory=list)
     sites: list[Site] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    errors: list[FileError] = field(default_factory=list)
 
     @property
     def changed(self) -> list[Change]:
@@ -104,6 +125,7 @@ class _Scanned:
     is_package: bool
     candidate: bool = False
     error: str | None = None
+    error_at: tuple[int, int] = (1, 1)
     facts: dict[str, list[Any]] = field(default_factory=dict)
     legacy_only_test: bool = False
     crude_imports: frozenset[str] = frozenset()  # for files that could not be processed
@@ -159,7 +181,7 @@ def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_leve
     try:
         data = read_bytes(file)
     except SourceError as exc:
-        result.error = str(exc)
+        result.error, result.error_at = str(exc), (exc.line, exc.column)
         result.candidate = True
         return result
     if not prefilter(data, config):
@@ -168,7 +190,7 @@ def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_leve
     try:
         text, _ = decode_source(data)
     except SourceError as exc:
-        result.error = str(exc)
+        result.error, result.error_at = str(exc), (exc.line, exc.column)
         result.crude_imports = _crude_imports(data.decode("latin-1"))
         return result
     package = module if result.is_package else module.rpartition(".")[0]
@@ -193,6 +215,7 @@ class _Migrated:
     encoding: str = "utf-8"
     sites: list[Site] = field(default_factory=list)
     error: str | None = None
+    error_at: tuple[int, int] = (1, 1)
     imports: frozenset[str] = frozenset()
     mode: int = 0o100644
 
@@ -205,7 +228,7 @@ def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[t
         data = read_bytes(file)
         text, encoding = decode_source(data)
     except SourceError as exc:
-        result.error = str(exc)
+        result.error, result.error_at = str(exc), (exc.line, exc.column)
         return result
     try:
         result.mode = 0o100755 if os.stat(file).st_mode & 0o111 else 0o100644
@@ -217,6 +240,8 @@ def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[t
     result.old_bytes, result.old_text, result.encoding = data, text, encoding
     if outcome.error:
         result.error = outcome.error
+        if outcome.error.startswith("cannot parse"):
+            result.error_at = _parse_error_position(text, outcome.error)
         result.imports = _crude_imports(text)
         result.new_text = text
         return result
@@ -275,7 +300,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
 
     for s in candidates:
         if s.error:
-            result.errors.append((display_path(s.file), s.error))
+            result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
     todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in candidates if s.error is None]
     tick = progress("migrating", len(todo)) if progress else None
     migrated = parallel_map(partial(_migrate, config=config, rules=rules, index=index), todo, jobs, tick,
@@ -291,7 +316,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
 
     for m in migrated:
         if m.error:
-            result.errors.append((m.path, m.error))
+            result.errors.append(FileError(m.path, m.error, *m.error_at))
     for file in sorted(by_file.keys() | to_delete):
         m = by_file.get(file)
         if file in to_delete:
@@ -300,7 +325,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
                     data = read_bytes(file)
                     text, encoding = decode_source(data)
                 except SourceError as exc:
-                    result.errors.append((display_path(file), f"cannot delete: {exc}"))
+                    result.errors.append(FileError(display_path(file), f"cannot delete: {exc}"))
                     continue
                 m = _Migrated(file, display_path(file), data, text, text, encoding)
             elif m.error:
@@ -315,6 +340,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
         result.sites.append(Site(display_path(file), 1, 1, KEEP_RULE, "manual",
                                  f"legacy module kept: still imported by {names}"))
     result.sites.sort(key=lambda s: (s.path, s.line, s.column))
+    result.errors.sort()
     return result
 
 
@@ -346,7 +372,7 @@ def dirty_files(paths: Sequence[Path]) -> list[str]:
 class Applied:
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
 
 
 def apply_changes(result: RunResult) -> Applied:
@@ -358,7 +384,7 @@ def apply_changes(result: RunResult) -> Applied:
     for change in result.changes:
         try:
             if read_bytes(change.file) != change.old_bytes:
-                done.errors.append((change.path, "changed on disk during the run; left alone"))
+                done.errors.append(FileError(change.path, "changed on disk during the run; left alone"))
                 continue
             if change.deleted:
                 os.unlink(change.file)
@@ -368,5 +394,5 @@ def apply_changes(result: RunResult) -> Applied:
                 done.written.append(change.path)
         except (SourceError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            done.errors.append((change.path, f"cannot write: {reason}"))
+            done.errors.append(FileError(change.path, f"cannot write: {reason}"))
     return done

@@ -166,22 +166,23 @@ def test_apply_refuses_a_dirty_tree_unless_allowed(tmp_path, capsys, monkeypatch
     assert code == 0 and (root / "app" / "use.py").read_text() == USER_NEW
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("bad_syntax.py", b"import metta.agent.policy_metadata\ndef f(:\n", "cannot parse"),
-    ("bad_bytes.py", b"x = 1\ny = 2\nz = 'PolicyMetadata \xff'\n", "cannot decode as utf-8"),
+@pytest.mark.parametrize("name, content, reason, where", [
+    ("bad_syntax.py", b"import metta.agent.policy_metadata\ndef f(:\n", "cannot parse", "2:7"),
+    ("bad_bytes.py", b"x = 1\ny = 2\nz = 'PolicyMetadata \xff'\n", "cannot decode as utf-8", "3:21"),
 ])
-def test_files_that_cannot_be_processed_exit_2_and_stay_byte_identical(tmp_path, capsys, name, content, reason):
+def test_files_that_cannot_be_processed_exit_2_and_stay_byte_identical(tmp_path, capsys, name, content, reason, where):
     root = make_project(tmp_path, {f"app/{name}": content})
     code, out, err = main(capsys, "apply", str(root), "--allow-dirty")
     assert code == 2
     assert (root / "app" / name).read_bytes() == content
     assert (root / "app" / "use.py").read_text() == USER_NEW  # the rest of the run completed
-    assert f"error: {root}/app/{name}: {reason}" in out
+    assert f"{root}/app/{name}:{where}: error: {reason}" in out
     code, out, err = main(capsys, "diff", str(root), "--format", "json")
     assert code == 2
     (error,) = json.loads(out)["errors"]
     assert error["path"] == f"{root}/app/{name}" and error["message"].startswith(reason)
-    assert f"{name}: {reason}" in err
+    assert f"{error['line']}:{error['column']}" == where
+    assert f"{name}:{where}: error: {reason}" in err
 
 
 def test_permission_denied_exits_2(tmp_path, capsys, monkeypatch):
@@ -198,7 +199,7 @@ def test_permission_denied_exits_2(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(files, "open", fake_open, raising=False)
     code, out, err = main(capsys, "diff", str(root))
-    assert code == 2 and f"error: {locked}: cannot read: Permission denied" in err
+    assert code == 2 and f"{locked}:1:1: error: cannot read: Permission denied" in err
 
 
 # -- usage errors, rules ---------------------------------------------------------------------------

@@ -142,15 +142,17 @@ def test_configured_delete_globs(tmp_path):
     assert "scripts/old_eval.py" in deleted and "scripts/keep.py" not in deleted
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("bad_syntax.py", b"from metta.agent.policy_metadata import PolicyMetadata\ndef f(:\n", "cannot parse"),
-    ("bad_bytes.py", b"x = 'PolicyMetadata \xff\xfe'\n", "cannot decode"),
-    ("bad_cookie.py", b"# -*- coding: no-such-codec -*-\nx = 'PolicyMetadata'\n", "cannot decode"),
+@pytest.mark.parametrize("name, content, reason, position", [
+    ("bad_syntax.py", b"from metta.agent.policy_metadata import PolicyMetadata\ndef f(:\n", "cannot parse", (2, 7)),
+    ("bad_bytes.py", b"x = 'PolicyMetadata \xff\xfe'\n", "cannot decode", (1, 1)),
+    ("bad_bytes3.py", b"x = 1\ny = 2\nz = 'PolicyMetadata \xff\xfe'\n", "cannot decode as utf-8", (3, 21)),
+    ("bad_cookie.py", b"# -*- coding: no-such-codec -*-\nx = 'PolicyMetadata'\n", "cannot decode", (1, 1)),
 ])
-def test_bad_files_are_reported_left_alone_and_the_run_completes(tmp_path, name, content, reason):
+def test_bad_files_are_reported_left_alone_and_the_run_completes(tmp_path, name, content, reason, position):
     root = make_project(tmp_path, {f"app/{name}": content})
     result = run(root)
-    assert [(os.path.basename(p), r.split(":")[0]) for p, r in result.errors] == [(name, reason)]
+    assert [(os.path.basename(e.path), e.message.split(":")[0]) for e in result.errors] == [(name, reason)]
+    assert (result.errors[0].line, result.errors[0].column) == position
     assert rel([c.file for c in result.changed], root) == ["app/use.py"]  # the rest still migrated
     before = snapshot(root)
     runner.apply_changes(result)
@@ -176,7 +178,7 @@ def test_permission_denied_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "open", fake_open, raising=False)  # works as root too (root ignores chmod)
     result = run(root)
-    assert [(os.path.basename(p), r) for p, r in result.errors] == [("use.py", "cannot read: Permission denied")]
+    assert [(os.path.basename(e.path), e.message) for e in result.errors] == [("use.py", "cannot read: Permission denied")]
 
 
 @pytest.mark.parametrize("name, raw", [
@@ -225,7 +227,8 @@ def test_apply_skips_a_file_changed_on_disk_since_it_was_read(tmp_path):
     result = run(root)
     (root / "app" / "use.py").write_text(USER + "# edited meanwhile\n")
     applied = runner.apply_changes(result)
-    assert [(os.path.basename(p), r) for p, r in applied.errors] == [("use.py", "changed on disk during the run; left alone")]
+    assert [(os.path.basename(e.path), e.message) for e in applied.errors] == [
+        ("use.py", "changed on disk during the run; left alone")]
     assert (root / "app" / "use.py").read_text().endswith("# edited meanwhile\n")
 
 
