@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 import libcst as cst
 import libcst.matchers as m
@@ -43,7 +43,27 @@ def dotted(node: cst.CSTNode) -> str | None:
 
 
 class TypedRule(LegacyRule):
-    """A LegacyRule that also knows re-exports, local import bindings and legacy annotations."""
+    """A LegacyRule that also knows re-exports, local import bindings and legacy annotations.
+
+    A file whose imports reach none of the rule's `RELEVANT` legacy classes (nor a legacy module) is
+    returned as it is, before any metadata is computed: most files a run sees are not the rule's business.
+    """
+
+    RELEVANT: ClassVar[frozenset[str]] = frozenset()  # legacy classes this rule rewrites (empty: always run)
+
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        self.imported = import_map(tree, self.context.full_package_name)
+        if self.RELEVANT and not self.relevant(tree):
+            return tree
+        return super().transform_module(tree)
+
+    def relevant(self, tree: cst.Module) -> bool:
+        """Cheap test on the imports: may this file hold anything this rule rewrites?"""
+        for qualified in self.imported.values():
+            known = self._known(qualified)
+            if known in self.RELEVANT or (known is None and self.config.is_legacy_module(qualified)):
+                return True  # (a legacy module itself, or a name in one the table does not list)
+        return False
 
     def visit_Module(self, node: cst.Module) -> None:
         self.imported = import_map(node, self.context.full_package_name)
@@ -105,10 +125,26 @@ class TypedRule(LegacyRule):
         return (self.legacy_class(node) if isinstance(node, (cst.Name, cst.Attribute)) else None), False
 
 
+class _Imports(cst.CSTVisitor):
+    """Every import statement of a module (any scope), without walking into expressions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            self.found.append(node)
+            return False
+        return not isinstance(node, (cst.BaseExpression, cst.Annotation, cst.Parameters, cst.Decorator))
+
+
 def import_map(tree: cst.Module, package: str | None) -> dict[str, str]:
     """Local name -> qualified name of everything the file imports (any scope)."""
     found: dict[str, str] = {}
-    for imp in m.findall(tree, m.ImportFrom() | m.Import()):
+    visitor = _Imports()
+    tree.visit(visitor)
+    for imp in visitor.found:
         if isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
             module = import_module(imp, package)
             for alias in imp.names:

@@ -16,6 +16,7 @@ _LITERAL = {"Literal", "typing.Literal", "typing_extensions.Literal"}
 
 class Annotations(TypedRule):
     NAME = "annotations"
+    RELEVANT = frozenset({*TO_STR, *RENAMED})
     DESCRIPTION = ("Annotations PolicyRecord / PolicyWrapper -> str (also inside Optional, list, dict and "
                    "string annotations); SimpleCheckpointManager -> TinyCheckpointManager.")
 

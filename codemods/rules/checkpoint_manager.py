@@ -40,6 +40,7 @@ NO_COUNTERPART = {
 
 class CheckpointManagerRule(ManagerSaves):
     NAME = "checkpoint_manager"
+    RELEVANT = frozenset({LEGACY})
     DESCRIPTION = ("SimpleCheckpointManager(run_dir, run_name) -> TinyCheckpointManager(run_name, base_dir=<parent>); "
                    "load_agent -> load_latest_agent; save_agent + save_trainer_state -> save_checkpoint; "
                    "run_dir -> checkpoint_dir.parent; score queries -> manual.")
@@ -73,6 +74,9 @@ class CheckpointManagerRule(ManagerSaves):
         super().visit_Module(node)
         self.managers = _Managers(self, node).run()
         self.start_saves(node)
+
+    def relevant(self, tree: cst.Module) -> bool:
+        return super().relevant(tree) or (is_test_file(self.context.filename) and bool(self.fixture_kinds()))
 
     # -- fixtures ---------------------------------------------------------------------------------
     def fixture_kinds(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.metadata import ScopeProvider
 
-from codemods.config import Config
+from codemods.config import LEGACY_CLASSES, Config
 from codemods.rules._base import CONFIG_KEY, resolve_relative
 from codemods.rules._legacy_types import TypedRule, dotted, import_module, reexports
 
@@ -25,6 +25,7 @@ _Import = Union[cst.Import, cst.ImportFrom]
 
 class LegacyImports(TypedRule):
     NAME = "legacy_imports"
+    RELEVANT = LEGACY_CLASSES
     DESCRIPTION = ("Remove legacy imports once unused (module level, function-local, TYPE_CHECKING, "
                    "try/except ImportError, re-exports and __all__, commented-out lines); sort the target import.")
     METADATA_DEPENDENCIES = (*TypedRule.METADATA_DEPENDENCIES, ScopeProvider)
@@ -55,6 +56,13 @@ class LegacyImports(TypedRule):
         super().__init__(context)
         self._removed_names: set[str] = set()  # module-level legacy names removed (for __all__)
         self._emptied: set[int] = set()  # blocks whose every statement was a removed import
+
+    def relevant(self, tree: cst.Module) -> bool:
+        """Also the target import (sorted) and commented-out legacy imports."""
+        if super().relevant(tree) or any(q.startswith(self.config.target + ".") for q in self.imported.values()):
+            return True
+        return any(self._commented_import(cst.EmptyLine(comment=cst.Comment(line.strip())))
+                   for line in tree.code.splitlines() if line.lstrip().startswith("#"))
 
     # -- which imports are legacy, and unused ----------------------------------------------------
     def _legacy_alias(self, node: _Import, alias: cst.ImportAlias) -> str | None:

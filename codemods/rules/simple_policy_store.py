@@ -67,6 +67,7 @@ def record_problem(call: cst.Call) -> str | None:
 
 class SimplePolicyStoreRule(ScopedRule):
     NAME = "simple_policy_store"
+    RELEVANT = frozenset({STORE, WRAPPER})
     DESCRIPTION = ("store.policy_record(uri) / policy_record_or_mock(uri, name) on paths and file:// URIs -> "
                    "latest_checkpoint(uri); wrapper .policy/.uri/.run_name/.metadata.epoch read from the path; "
                    "mocks, other URI schemes and other wrapper attributes -> manual.")

@@ -28,6 +28,7 @@ REMOVED = ("store = SimplePolicyStore(...) / SimplePolicyStore.create(...)", "de
 
 class SimpleStoreParameters(ScopedRule):
     NAME = "simple_store_parameters"
+    RELEVANT = frozenset({STORE})
     DESCRIPTION = "Removed once unused: " + "; ".join(REMOVED) + ". A store argument with side effects -> manual."
     METADATA_DEPENDENCIES = (*ScopedRule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 
@@ -70,6 +71,13 @@ class SimpleStoreParameters(ScopedRule):
                 facts.append(("param", f"{module}.{fn.name.value}", param.name.value,
                               None if keyword_only else position, uses))
         return facts
+
+    def relevant(self, tree: cst.Module) -> bool:
+        """Also a file that calls (or defines) a function whose store parameter goes."""
+        removable = _removable(self.index.get(self.NAME, []))
+        module = self.context.full_module_name
+        return super().relevant(tree) or any(q in removable for q in self.imported.values()) or any(
+            f"{module}.{s.name.value}" in removable for s in tree.body if isinstance(s, cst.FunctionDef))
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)

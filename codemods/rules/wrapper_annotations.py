@@ -10,6 +10,7 @@ class WrapperAnnotations(Annotations):
     says so, and no later rule (the full-legacy record rules read annotations) mistakes it for a record."""
 
     NAME = "wrapper_annotations"
+    RELEVANT = frozenset({"PolicyWrapper"})
     DESCRIPTION = "Annotations PolicyWrapper (and its alias PolicyRecord in metta.sim.policy_wrapper) -> str."
     TO_STR = frozenset({"PolicyWrapper"})
     RENAMED: dict[str, str] = {}
