@@ -192,3 +192,11 @@ def test_trainer_state_handed_elsewhere_is_manual() -> None:
     before = IMPORT + _fn("state = mgr.load_trainer_state()\nrestore(state)")
     after = IMPORT + _fn(f"# tinyckpt-migrate: manual: {ESCAPES}\nstate = mgr.load_trainer_state()\nrestore(state)")
     check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager", "leaves this function")])
+
+
+def test_the_manager_class_used_as_a_value_is_manual() -> None:
+    from codemods.rules.checkpoint_manager import AS_VALUE
+    before = IMPORT + _fn("return isinstance(mgr, SimpleCheckpointManager)", "mgr")
+    after = IMPORT + _fn(f"# tinyckpt-migrate: manual: {AS_VALUE}\nreturn isinstance(mgr, SimpleCheckpointManager)",
+                         "mgr")
+    check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager")])

@@ -98,3 +98,13 @@ def test_near_misses(name: str) -> None:
         check_rule(SimplePolicyStoreRule, source, after, sites=[("manual", "simple_policy_store")])
     else:
         check_rule(SimplePolicyStoreRule, source, source)
+
+
+def test_the_wrapper_class_built_or_tested_by_hand_is_manual() -> None:
+    from codemods.rules.simple_policy_store import AS_VALUE, BUILT
+    before = (WRAPPER + "\n\ndef f(agent, x):\n    pr = PolicyWrapper(agent, uri='a.pt')\n"
+              "    return isinstance(x, PolicyWrapper)\n")
+    after = before.replace("    pr =", f"    {MARKER_PREFIX}{BUILT}\n    pr =").replace(
+        "    return", f"    {MARKER_PREFIX}{AS_VALUE}\n    return")
+    check_rule(SimplePolicyStoreRule, before, after, sites=[("manual", "simple_policy_store"),
+                                                            ("manual", "simple_policy_store")])

@@ -361,16 +361,30 @@ class ScopedRule(TypedRule):
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self._scopes: list[cst.CSTNode] = []
+        self._typing = 0  # > 0 inside an annotation or an import
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)):
             self._scopes.append(node)
+        if isinstance(node, (cst.Annotation, cst.Import, cst.ImportFrom)):
+            self._typing += 1
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         if self._scopes and self._scopes[-1] is original_node:
             self._scopes.pop()
+        if isinstance(original_node, (cst.Annotation, cst.Import, cst.ImportFrom)):
+            self._typing -= 1
         return super().on_leave(original_node, updated_node)
+
+    def class_as_value(self, node: cst.Name | cst.Attribute, legacy: str, parent: cst.CSTNode | None) -> bool:
+        """`node` names the legacy class outside an annotation or import, and not as `Class(...)` or
+        `Class.attr` (isinstance(x, C), a factory C passed around, ...): code that may now get a new object."""
+        if self._typing or self.legacy_class(node) != legacy:
+            return False
+        if isinstance(parent, cst.Call) and parent.func is node:
+            return False
+        return not (isinstance(parent, cst.Attribute) and parent.value is node)
 
     def holds(self, bindings: Bindings, expr: cst.BaseExpression) -> bool:
         """True when `expr` (a name or `self.attr`) is tracked by `bindings` where it is used."""

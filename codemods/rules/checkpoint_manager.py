@@ -37,6 +37,9 @@ NO_COUNTERPART = {
                           "tinyckpt saves the trainer state with the agent (save_checkpoint)",
 }
 
+AS_VALUE = ("SimpleCheckpointManager used as a value (isinstance, a factory, ...); managers are "
+            "TinyCheckpointManager now: decide")
+
 
 class CheckpointManagerRule(ManagerSaves):
     NAME = "checkpoint_manager"
@@ -123,7 +126,15 @@ class CheckpointManagerRule(ManagerSaves):
             self.manual(original_node, f"SimpleCheckpointManager.{method} has no tinyckpt counterpart; decide")
         return updated_node
 
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> Any:
+        if self.class_as_value(original_node, LEGACY, self.get_metadata(ParentNodeProvider, original_node, None)):
+            self.manual(original_node, AS_VALUE)
+        return updated_node
+
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> Any:
+        if self.class_as_value(original_node, LEGACY, self.get_metadata(ParentNodeProvider, original_node, None)):
+            self.manual(original_node, AS_VALUE)
+            return updated_node
         if original_node.attr.value != "run_dir" or not self.holds(self.managers, original_node.value):
             return updated_node
         self.migrated(original_node, "run_dir -> checkpoint_dir.parent")

@@ -22,6 +22,8 @@ ATTRS = {  # wrapper attribute -> template of its replacement ({} is the record 
 METADATA = {"epoch": "parse_checkpoint_path({})[1]"}
 MOCK = ("policy_record_or_mock returns a mock policy when the URI is None; "
         "decide what to play without a checkpoint")
+BUILT = "PolicyWrapper(...) built by hand; records are checkpoint paths now: pass a path (checkpoint_path(run, epoch))"
+AS_VALUE = "PolicyWrapper used as a value (isinstance, a factory, ...); records are checkpoint paths now: decide"
 SCHEME = "{}:// URIs have no tinyckpt counterpart; download the checkpoint or pass a local path"
 
 
@@ -101,8 +103,27 @@ class SimplePolicyStoreRule(ScopedRule):
                 keyword=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT)])
         return updated_node
 
+    # -- the wrapper class itself ---------------------------------------------------------------------
+    def _class_use(self, node: cst.Name | cst.Attribute) -> bool:
+        parent = self.get_metadata(ParentNodeProvider, node, None)
+        if self._typing or self.legacy_class(node) != WRAPPER:
+            return False
+        if isinstance(parent, cst.Call) and parent.func is node:
+            self.manual(node, BUILT)
+            return True
+        if self.class_as_value(node, WRAPPER, parent):
+            self.manual(node, AS_VALUE)
+            return True
+        return False
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> Any:
+        self._class_use(original_node)
+        return updated_node
+
     # -- wrapper attributes ------------------------------------------------------------------------------
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> Any:
+        if self._class_use(original_node):
+            return updated_node
         inner = original_node.value
         if isinstance(inner, cst.Attribute) and inner.attr.value == "metadata" and self.holds(self.wrappers, inner.value):
             return self._replace(original_node, updated_node.value.value, METADATA, original_node.attr.value,  # type: ignore[attr-defined]
