@@ -94,18 +94,38 @@ def migrate_source(
     context = _context(path, config, index, module_name, package_name)
     rule = None
     try:
+        original_code = tree.code
         for rule in rules if rules is not None else RULES:
             tree = rule(context).transform_module(tree)
             for key in _SCRATCH_IMPORT_KEYS:  # each rule already ran its own import edits
                 context.scratch.pop(key, None)
         new_source = tree.code
-        compile(new_source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
         where = f"rule {rule.NAME}" if rule is not None else "engine"
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
-    sites = _place_manual_sites(list(context.scratch[SITES_KEY]), new_source)
-    return FileResult(path, source, new_source, sites)
+    sites = list(context.scratch[SITES_KEY])
+    if new_source == original_code:  # nothing rewritten (a second run's manual sites are still reported)
+        return FileResult(path, source, source, sites)
+    error = _unsafe_output(source, original_code, new_source, path)
+    if error:
+        return FileResult(path, source, source, error=error)
+    return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+
+
+def _unsafe_output(source: str, original_code: str, new_source: str, path: str) -> str | None:
+    """Why a rewritten text must not be written, or None when it is safe."""
+    if original_code != source:  # e.g. a bare CR ending the file: LibCST would change unrelated bytes
+        return "cannot rewrite: LibCST does not reproduce this file byte for byte; left untouched"
+    try:
+        compile(new_source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        try:
+            compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as original:  # syntax this Python does not know (LibCST parses newer grammar)
+            return f"cannot parse: this Python cannot compile it: {_one_line(original)}"
+        return f"internal error: the rewritten text does not compile: {_one_line(exc)}"
+    return None
 
 
 def collect_facts(
