@@ -175,7 +175,19 @@ def _crude_imports(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_levels: frozenset[str]) -> _Scanned:
+def _needle_facts(index: dict[str, list[Any]]) -> set[bytes]:
+    """Words rules asked the runner to look for, as `("needle", word)` facts."""
+    return {fact[1].encode() for facts in index.values() for fact in facts
+            if isinstance(fact, tuple) and len(fact) == 2 and fact[0] == "needle" and isinstance(fact[1], str)
+            and fact[1].isidentifier()}
+
+
+def _extra_match(data: bytes, extra: re.Pattern[bytes] | None) -> bool:
+    return extra is not None and extra.search(data) is not None
+
+
+def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_levels: frozenset[str],
+          extra: re.Pattern[bytes] | None = None) -> _Scanned:
     module = module_name_for(file, config)
     result = _Scanned(file, module, is_package_file(file))
     try:
@@ -184,7 +196,7 @@ def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_leve
         result.error, result.error_at = str(exc), (exc.line, exc.column)
         result.candidate = True
         return result
-    if not prefilter(data, config):
+    if not prefilter(data, config) and not _extra_match(data, extra):
         return result
     result.candidate = True
     try:
@@ -294,9 +306,26 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
 
     tick = progress("scanning", len(files)) if progress else None
     scanned = parallel_map(partial(_scan, config=config, rules=rules, top_levels=top_levels), files, jobs, tick)
+    index = merge_facts(s.facts for s in scanned if s.candidate and s.error is None)
+    # Rules can name more words worth a look (a pytest fixture that yields a legacy object is used
+    # by tests that mention nothing legacy): scan the other files again for them, until none are new.
+    searched: set[bytes] = set()
+    while True:
+        words = _needle_facts(index) - searched
+        if not words:
+            break
+        searched |= words
+        extra = re.compile(rb"\b(?:" + b"|".join(re.escape(w) for w in sorted(words)) + rb")\b")
+        others = [s.file for s in scanned if not s.candidate]
+        again = parallel_map(partial(_scan, config=config, rules=rules, top_levels=top_levels, extra=extra),
+                             others, jobs)
+        found = {s.file: s for s in again if s.candidate}
+        if not found:
+            break
+        scanned = [found.get(s.file, s) for s in scanned]
+        index = merge_facts(s.facts for s in scanned if s.candidate and s.error is None)
     candidates = [s for s in scanned if s.candidate]
     result.candidates = len(candidates)
-    index = merge_facts(s.facts for s in candidates if s.error is None)
 
     for s in candidates:
         if s.error:

@@ -264,3 +264,33 @@ def test_dirty_files(tmp_path):
     (root / "new.py").write_text("")
     assert runner.dirty_files([root]) == ["app/plain.py", "new.py"]
     assert runner.dirty_files([root / "metta"]) == []  # only the paths the run would touch
+
+
+class NeedleRule(LegacyRule):
+    """Asks the runner to look at files that use `meta_fixture` (a fixture that returns legacy metadata)."""
+
+    NAME = "needle_rule"
+    DESCRIPTION = "test-local: ('needle', word) facts"
+
+    @classmethod
+    def collect(cls, tree, context):
+        return [("needle", "meta_fixture")] if "def meta_fixture" in tree.code else []
+
+
+def test_needle_facts_select_files_that_mention_nothing_legacy(tmp_path, monkeypatch):
+    conftest = ("import pytest\nfrom metta.agent.policy_metadata import PolicyMetadata\n\n\n@pytest.fixture\n"
+                "def meta_fixture():\n    return PolicyMetadata(epoch=1)\n")
+    root = make_project(tmp_path, {
+        "tests/conftest.py": conftest,
+        "tests/test_uses_fixture.py": "def test_x(meta_fixture):\n    assert meta_fixture\n",
+        "tests/test_other.py": "def test_y(meta_fixture_other):\n    assert meta_fixture_other\n",
+    })
+    seen = []
+    real = runner.collect_facts
+    monkeypatch.setattr(runner, "collect_facts", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
+    result = run(root, rules=[*TEST_RULES, NeedleRule])
+    parsed = rel(seen, root)
+    assert "tests/test_uses_fixture.py" in parsed  # selected by the needle, though it mentions nothing legacy
+    assert "tests/test_other.py" not in parsed  # whole words only
+    assert result.candidates == 5
+    assert run(root).candidates == 4  # without the rule's fact, the prefilter alone
