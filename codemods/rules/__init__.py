@@ -10,6 +10,14 @@ from codemods.rules._base import LegacyRule
 from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.legacy_imports import LegacyImports
+from codemods.rules.mock_policy_record import MockPolicyRecordRule
+from codemods.rules.policy_metadata import PolicyMetadata
+from codemods.rules.policy_records import PolicyRecords
+from codemods.rules.policy_selector_config import PolicySelectorConfig
+from codemods.rules.policy_store import PolicyStoreCalls
+from codemods.rules.store_parameters import StoreParameters
+from codemods.rules.trainer_checkpoint import TrainerCheckpoint
+from codemods.rules.typing_cast import TypingCast
 from codemods.rules.simple_policy_store import SimplePolicyStoreRule
 from codemods.rules.simple_store_parameters import SimpleStoreParameters
 from codemods.rules.wrapper_annotations import WrapperAnnotations
@@ -26,6 +34,23 @@ RULES: list[type[LegacyRule]] = [
     # SimpleStoreParameters: after SimplePolicyStoreRule took the record calls off the stores; decided on
     # the whole tree as it was, so every caller drops exactly the arguments its callee drops.
     SimpleStoreParameters,
+    # Full-legacy family (value graph in _dataflow). TrainerCheckpoint first (the graph skips its save
+    # pairs). Then the record producers, PolicyStoreCalls (store calls -> tinyckpt calls) and
+    # MockPolicyRecordRule (mocks -> checkpoint_path): a producer rewritten keeps its unit's verdict, so
+    # each later graph still sees the same units. PolicyRecords (attribute uses) after them: it turns
+    # `.uri` into a bare path, after which a graph no longer shows what the record was.
+    # StoreParameters last of the family: it changes signatures and decides from the original graphs.
+    TrainerCheckpoint,
+    PolicyStoreCalls,
+    MockPolicyRecordRule,
+    PolicyRecords,
+    StoreParameters,
+    # TypingCast: cast(PolicyRecord, x) -> x (transparent to the graph, so anywhere after it).
+    TypingCast,
+    # PolicyMetadata: after trainer_checkpoint (whose save pair holds a PolicyMetadata(...)).
+    PolicyMetadata,
+    # PolicySelectorConfig: manual sites only.
+    PolicySelectorConfig,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.

@@ -1,0 +1,91 @@
+"""PolicyStore calls that select checkpoints of a file path become tinyckpt calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from codemods.rules._dataflow import STORE_MANUAL, Graph, Solution
+from codemods.rules._flowrule import FlowRule
+from codemods.rules._producers import replacement
+
+# store call -> tinyckpt call (only for file paths / file:// URIs and the "latest" / "all" selectors)
+STORE_CALLS = {
+    "policy_record": "latest_checkpoint(uri)",
+    "load_from_uri": "latest_checkpoint(uri)",
+    'policy_records(selector_type="all")': "list_checkpoints(uri)",
+    'policy_records(selector_type="latest")': "[latest_checkpoint(uri)]",
+}
+LATER_IMPORTS = ("policy", "run_name", "epoch")  # uses policy_records rewrites (torch / parse_checkpoint_path)
+MISSING_ERROR = "FileNotFoundError"  # what latest_checkpoint raises where PolicyMissingError was raised
+MISSING_REASON = "PolicyMissingError: tinyckpt raises FileNotFoundError; decide what this handler catches"
+
+
+class PolicyStoreCalls(FlowRule):
+    NAME = "policy_store"
+    DESCRIPTION = ("store.policy_record(uri) / load_from_uri(uri) -> latest_checkpoint(uri); policy_records(uri, "
+                   "selector_type='all'/'latest') -> list_checkpoints(uri) / [latest_checkpoint(uri)], where the "
+                   "records' whole unit becomes paths; except PolicyMissingError -> FileNotFoundError around them; "
+                   "top/rand/metric/stats selectors, wandb:// and pytorch:// URIs, save and wandb uploads -> manual.")
+
+    def relevant(self, own: Graph, solution: Solution) -> bool:
+        return any(op[0] in ("producer", "manual_call") for op in own.ops)
+
+    def prepare(self) -> None:
+        s, flow = self.solution, self.flow
+        self._calls: dict[int, tuple[cst.BaseExpression, str, str]] = {}
+        for key, call, method, _ in flow.producers:
+            if method != "from_key_and_version" and s.migrates(key):
+                new, name = replacement(call, method)
+                self._calls[id(call)] = (new, name, f"store.{method}(...) -> {name}(...)")
+        for unit in s.legacy_units:
+            for kind, reason, site in s.blockers.get(unit, []):
+                node = self.site_node(site)
+                if kind == "block" and node is not None:
+                    self.manual_later(node, reason)
+        for receiver, method, site in s.manual_calls:
+            node = self.site_node(site)
+            if node is not None and s.has(receiver, "store"):
+                self.manual_later(node, STORE_MANUAL[method])
+        self._missing_ok = self._missing_handlers()
+        # the imports the later rules of the family need here, added in the same pass (one import block)
+        self._later = {("torch", None) if attr == "policy" else (self.config.target, "parse_checkpoint_path")
+                       for key, _, attr, _ in flow.uses if attr in LATER_IMPORTS and s.is_record(key) and s.migrates(key)}
+
+    def _missing_handlers(self) -> dict[int, bool]:
+        """except PolicyMissingError: rewritable when its try body's store calls all became latest_checkpoint."""
+        found: dict[int, bool] = {}
+        for key, call, method, _ in self.flow.producers:
+            node: Any = call
+            while node is not None and not isinstance(node, cst.Try):
+                node = self.flow.parents.get(node)
+            if node is None:
+                continue
+            ok = method in ("policy_record", "load_from_uri") and id(call) in self._calls
+            for handler in node.handlers:
+                if handler.type is not None and self.flow.legacy(handler.type) == "PolicyMissingError":
+                    found[id(handler)] = found.get(id(handler), True) and ok
+        return found
+
+    # -- rewriting ------------------------------------------------------------------------------------
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> Any:
+        if id(original_node) in self._calls:
+            new, name, message = self._calls[id(original_node)]
+            self.add_needed_import(self.config.target, name)
+            for module, obj in sorted(self._later, key=str):
+                self.add_needed_import(module, obj)
+            self.migrated(original_node, message)
+            return new.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+        return updated_node
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler) -> Any:
+        ok = self._missing_ok.get(id(original_node))
+        if ok is None:
+            return updated_node
+        if not ok:
+            self.manual(original_node, MISSING_REASON)
+            return updated_node
+        self.migrated(original_node, f"except PolicyMissingError -> except {MISSING_ERROR}")
+        return updated_node.with_changes(type=cst.Name(MISSING_ERROR))
+
