@@ -9,6 +9,7 @@ from __future__ import annotations
 from codemods.rules._base import LegacyRule
 from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
+from codemods.rules.commented_imports import CommentedImports
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.mock_policy_record import MockPolicyRecordRule
 from codemods.rules.policy_metadata import PolicyMetadata
@@ -55,6 +56,9 @@ RULES: list[type[LegacyRule]] = [
     Annotations,
     # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.
     LegacyImports,
+    # CommentedImports: commented-out legacy import lines; after every rule that adds imports (AddImportsVisitor
+    # may put a blank line above them), so that one blank line stays where the dropped lines sat.
+    CommentedImports,
 ]
 
 __all__ = ["RULES", "LegacyRule"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Any, Union
 
 import libcst as cst
@@ -12,11 +10,9 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import ScopeProvider
 
 from codemods.config import LEGACY_CLASSES, Config
-from codemods.rules._base import CONFIG_KEY, resolve_relative
+from codemods.rules._base import CONFIG_KEY
 from codemods.rules._legacy_types import TypedRule, dotted, import_module, reexports
 
-# `# from metta.sim.simple_policy_store import SimplePolicyStore`, `#import metta.agent.policy_store as ps`
-COMMENTED_IMPORT = re.compile(r"#\s*(?:from\s+(?P<from>\.*[\w.]*)\s+import\s+[\w\s,.()*]+|import\s+(?P<mod>[\w.]+)(?:\s+as\s+\w+)?)\s*(?:#.*)?")
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
 TYPE_CHECKING = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
 
@@ -27,7 +23,7 @@ class LegacyImports(TypedRule):
     NAME = "legacy_imports"
     RELEVANT = LEGACY_CLASSES
     DESCRIPTION = ("Remove legacy imports once unused (module level, function-local, TYPE_CHECKING, "
-                   "try/except ImportError, re-exports and __all__, commented-out lines); sort the target import.")
+                   "try/except ImportError, re-exports and __all__); sort the target import.")
     METADATA_DEPENDENCIES = (*TypedRule.METADATA_DEPENDENCIES, ScopeProvider)
 
     @classmethod
@@ -58,11 +54,8 @@ class LegacyImports(TypedRule):
         self._emptied: set[int] = set()  # blocks whose every statement was a removed import
 
     def relevant(self, tree: cst.Module) -> bool:
-        """Also the target import (sorted) and commented-out legacy imports."""
-        if super().relevant(tree) or any(q.startswith(self.config.target + ".") for q in self.imported.values()):
-            return True
-        return any(self._commented_import(cst.EmptyLine(comment=cst.Comment(line.strip())))
-                   for line in tree.code.splitlines() if line.lstrip().startswith("#"))
+        """Also a file with the target import (its names get sorted)."""
+        return super().relevant(tree) or any(q.startswith(self.config.target + ".") for q in self.imported.values())
 
     # -- which imports are legacy, and unused ----------------------------------------------------
     def _legacy_alias(self, node: _Import, alias: cst.ImportAlias) -> str | None:
@@ -194,45 +187,6 @@ class LegacyImports(TypedRule):
         if not self._removed_names:
             return updated_node
         return updated_node.visit(_DropAllEntries(self._removed_names))  # type: ignore[return-value]
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        result = super().on_leave(original_node, updated_node)
-        if isinstance(result, cst.Module):
-            return result.with_changes(header=self._uncomment(original_node, result.header),
-                                       footer=self._uncomment(original_node, result.footer))
-        if isinstance(result, cst.IndentedBlock):
-            result = result.with_changes(footer=self._uncomment(original_node, result.footer))
-        if isinstance(result, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            result = result.with_changes(leading_lines=self._uncomment(original_node, result.leading_lines))
-        if isinstance(result, (cst.FunctionDef, cst.ClassDef)):
-            result = result.with_changes(lines_after_decorators=self._uncomment(original_node,
-                                                                                result.lines_after_decorators))
-        return result
-
-    def _commented_import(self, line: cst.EmptyLine) -> bool:
-        match = COMMENTED_IMPORT.fullmatch(line.comment.value.strip()) if line.comment else None
-        if match is None:
-            return False
-        module = match.group("from") or match.group("mod") or ""
-        return self.config.is_legacy_module(resolve_relative(module, self.context.full_package_name))
-
-    def _uncomment(self, original: cst.CSTNode, lines: Sequence[cst.EmptyLine]) -> Sequence[cst.EmptyLine]:
-        """Drop commented-out legacy import lines (and a blank line the drop would double)."""
-        if not any(self._commented_import(line) for line in lines):
-            return lines
-        kept: list[cst.EmptyLine] = []
-        doubled = False  # a blank line sat right before the dropped lines
-        for line in lines:
-            if self._commented_import(line):
-                self.migrated(original, "removed commented-out legacy import")
-                doubled = doubled or bool(kept) and kept[-1].comment is None
-                continue
-            if doubled and line.comment is None:
-                doubled = False
-                continue  # keep one of the two blank lines around the dropped lines
-            doubled = False
-            kept.append(line)
-        return kept
 
     # -- the target import: one line, names sorted -----------------------------------------------
     def _is_target(self, node: cst.ImportFrom) -> bool:
