@@ -10,8 +10,6 @@ import pytest
 
 from codemods import runner
 from codemods.config import find_config
-from codemods.engine import collect_facts, merge_facts, migrate_source
-from codemods.files import prefilter
 from codemods.rules._base import MARKER_PREFIX
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -35,17 +33,6 @@ def _markers(root: Path) -> set[tuple[str, int]]:
     return found
 
 
-def _modules(root: Path) -> dict[str, tuple[str, bool]]:
-    """path -> (module name, is package) for every Python file of a project."""
-    found = {}
-    for path in _tree(root):
-        if path.endswith(".py"):
-            parts = path[: -len(".py")].split("/")
-            is_package = parts[-1] == "__init__"
-            found[path] = (".".join(parts[:-1] if is_package else parts), is_package)
-    return found
-
-
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, runner.RunResult]]:
     """The legacy project copied to a temporary directory and migrated once (shared by the tests)."""
@@ -60,14 +47,9 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, r
         yield root, result
 
 
-# tests/test_trainer.py uses the conftest's manager fixtures and mentions no legacy name, so the runner's
-# prefilter never hands it to the rules (the engine-level test above proves the rules migrate it); the
-# runner needs the ("needle", fixture name) facts of the checkpoint_manager rule to select such files.
-RUNNER_GAP = "runner prefilter skips tests/test_trainer.py (legacy fixtures by name only)"
-
-
-@pytest.mark.xfail(strict=False, reason=RUNNER_GAP)
 def test_migration_reproduces_the_golden(migrated: tuple[Path, runner.RunResult]) -> None:
+    """Every file byte for byte (tests/test_trainer.py too: it reaches the rules through the checkpoint_manager
+    rule's fixture-name needles), deleted files absent."""
     root, _ = migrated
     got, want = _tree(root), _tree(GOLDEN)
     assert sorted(got) == sorted(want), "file sets differ"
@@ -96,32 +78,3 @@ def test_second_run_changes_nothing(migrated: tuple[Path, runner.RunResult]) -> 
     assert {(s.path, s.line) for s in again.manual if s.rule != runner.KEEP_RULE} <= _markers(GOLDEN)
     assert {s.path for s in again.manual if s.rule == runner.KEEP_RULE} == KEPT
 
-
-def test_rules_reproduce_the_golden_file_by_file(migrated: tuple[Path, runner.RunResult]) -> None:
-    """The runner's output, with the files its prefilter skipped run through the engine too (index of the
-    whole tree), equals the golden exactly; those files are stable on a second run as well."""
-    root, _ = migrated
-    config = find_config(LEGACY)
-    modules = _modules(LEGACY)
-
-    def package(path: str) -> str | None:
-        module, is_package = modules[path]
-        return (module if is_package else module.rpartition(".")[0]) or None
-
-    sources = {p: (LEGACY / p).read_text() for p in modules}
-    index = merge_facts(collect_facts(sources[p], p, config=config, module_name=modules[p][0], package_name=package(p))
-                        for p in modules)
-    skipped = [p for p in modules if not prefilter((LEGACY / p).read_bytes(), config)]
-    got = {p: data.decode() for p, data in _tree(root).items()}
-    for path in skipped:
-        result = migrate_source(sources[path], path, config=config, index=index, module_name=modules[path][0],
-                                package_name=package(path))
-        assert result.error is None
-        got[path] = result.new_source
-        again = migrate_source(result.new_source, path, config=config, index=index, module_name=modules[path][0],
-                               package_name=package(path))
-        assert again.new_source == result.new_source, f"{path}: a second run changed it"
-    want = {p: data.decode() for p, data in _tree(GOLDEN).items()}
-    assert sorted(got) == sorted(want)
-    for path in sorted(want):
-        assert got[path] == want[path], path
