@@ -9,14 +9,8 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider
 
-from codemods.rules._legacy_types import (
-    Binder,
-    Bindings,
-    ScopedRule,
-    code,
-    dotted,
-    scope_layout,
-)
+from codemods.rules._bindings import Binder, Bindings, ScopedRule, scope_layout
+from codemods.rules._legacy_types import code, dotted
 
 STATE_KEYS = {"optimizer_state": "optimizer"}  # trainer-state keys: legacy -> what save_checkpoint now saves
 PURE_CALLS = {"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"}  # metadata may drop these

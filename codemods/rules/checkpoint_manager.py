@@ -10,8 +10,8 @@ import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.metadata import ParentNodeProvider
 
+from codemods.rules._bindings import Binder
 from codemods.rules._legacy_types import (
-    Binder,
     code,
     import_map,
     is_fixture,

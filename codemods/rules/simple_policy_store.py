@@ -8,7 +8,8 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import ParentNodeProvider
 
-from codemods.rules._legacy_types import Binder, Bindings, ScopedRule, TypedRule
+from codemods.rules._bindings import Binder, Bindings, ScopedRule
+from codemods.rules._legacy_types import TypedRule
 
 STORE, WRAPPER = "SimplePolicyStore", "PolicyWrapper"
 RECORD_CALLS = {"policy_record", "policy_record_or_mock"}

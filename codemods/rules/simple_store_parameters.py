@@ -11,7 +11,8 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, ScopeProvider
 
 from codemods.config import Config
 from codemods.rules._base import CONFIG_KEY
-from codemods.rules._legacy_types import ScopedRule, import_map, params, qualify
+from codemods.rules._bindings import ScopedRule
+from codemods.rules._legacy_types import import_map, params, qualify
 from codemods.rules.simple_policy_store import (
     RECORD_CALLS,
     STORE,
