@@ -8,6 +8,7 @@ import libcst as cst
 
 from codemods.rules._dataflow import Graph, Solution
 from codemods.rules._flowrule import FlowRule
+from codemods.rules._uses import ISINSTANCE_REASON
 
 # record attribute -> what it becomes on the path `x`
 RECORD_USES = {
@@ -19,6 +20,7 @@ RECORD_USES = {
     'metadata["epoch"]': "parse_checkpoint_path(x)[1]",
 }
 _PARSED = {"run_name": 0, "epoch": 1}
+ISINSTANCE_PREFIX = ISINSTANCE_REASON.partition("{")[0]
 _BLOCKING = ("rblock", "esc", "unk", "attr", "mock")
 
 
@@ -47,7 +49,7 @@ class PolicyRecords(FlowRule):
                 continue  # the store/mock rules mark the call that keeps this unit a record
             for kind, reason, site in blockers:
                 node = self.site_node(site)
-                if node is not None:
+                if node is not None and not reason.startswith(ISINSTANCE_PREFIX):  # typing_cast reports those
                     self.manual_later(node, reason if kind == "rblock" else f"a record {reason}; it stays a record")
 
     def _replace(self, original: cst.CSTNode, base: cst.BaseExpression, attr: str, parens: Any) -> Any:

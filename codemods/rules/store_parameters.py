@@ -49,8 +49,13 @@ class StoreParameters(FlowRule):
         return bool(key) and self._goes_in(self.solution, key)
 
     def _plain(self, stmt: cst.CSTNode, value: cst.BaseExpression) -> bool:
-        one = isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
-        return one and (removable_value(value) or self._store_source(value))
+        """One assignment of a store construction, or of a store that goes too (never a lone alias)."""
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            return False
+        if self._store_source(value):
+            return True
+        source = self.flow.classify(value)
+        return removable_value(value) and bool(source) and self.solution.store_removable(source)
 
     def _store_source(self, value: cst.BaseExpression) -> bool:
         if not isinstance(value, cst.Call):

@@ -1,0 +1,41 @@
+"""policy_metadata: PolicyMetadata(**kw) -> dict(**kw)."""
+
+from __future__ import annotations
+
+from rule_helpers import check_rule
+
+from codemods.rules import RULES
+
+
+def test_metadata_becomes_a_dict() -> None:
+    check_rule(RULES, '''from metta.agent.policy_metadata import PolicyMetadata
+
+
+def row(run_name: str, epoch: int, **scores: float) -> dict:
+    return PolicyMetadata(run_name=run_name, epoch=epoch, **scores)
+
+
+def copy(d):
+    return PolicyMetadata.from_dict(d)
+''', '''
+
+def row(run_name: str, epoch: int, **scores: float) -> dict:
+    return dict(run_name=run_name, epoch=epoch, **scores)
+
+
+def copy(d):
+    return dict(d)
+''')
+
+
+def test_a_typed_dict_of_the_same_name_is_untouched() -> None:
+    source = '''from typing import TypedDict
+
+
+class PolicyMetadata(TypedDict):
+    epoch: int
+
+
+meta = PolicyMetadata(epoch=1)
+'''
+    check_rule(RULES, source, source)
