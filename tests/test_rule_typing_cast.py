@@ -53,3 +53,41 @@ def f(x):
     return cast(PolicyRecord, x), isinstance(x, PolicyRecord)
 '''
     check_rule(RULES, source, source)
+
+
+DESCRIBE = '''from metta.agent.policy_record import PolicyRecord
+
+
+def describe(policy) -> str:
+    if isinstance(policy, PolicyRecord):
+        return f"{policy.run_name}@{policy.metadata.epoch}"
+    return str(policy)
+'''
+CALLER = '''from metta.agent.policy_store import PolicyStore
+from app.lib import describe
+
+
+def main(store: PolicyStore):
+    pr = store.policy_record("./train_dir/run")
+    print(describe(pr), pr.uri)
+'''
+
+
+def test_a_function_that_tells_records_apart_itself_takes_paths_too() -> None:
+    """Records handled only inside `if isinstance(x, PolicyRecord):` do not stop its callers migrating."""
+    check_rule(RULES, DESCRIBE, DESCRIBE.replace("    if isinstance", f"    {ISINSTANCE}\n    if isinstance"),
+               module_name="app.lib", others={"app.caller": CALLER}, sites=[("manual", "typing_cast", "type check")])
+    check_rule(RULES, CALLER, '''from app.lib import describe
+from tinyckpt import latest_checkpoint
+
+
+def main():
+    pr = latest_checkpoint("./train_dir/run")
+    print(describe(pr), pr)
+''', module_name="app.caller", others={"app.lib": DESCRIBE})
+
+
+def test_a_record_read_outside_the_type_check_keeps_the_callers_records() -> None:
+    lib = DESCRIBE.replace("    return str(policy)", "    return policy.uri")
+    result = check_rule(RULES, CALLER, CALLER, module_name="app.caller", others={"app.lib": lib}, sites=[])
+    assert result.sites == []

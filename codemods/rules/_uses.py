@@ -9,7 +9,7 @@ occurrence uses a store (`Graph.occurrences`), so a store parameter goes only wh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 from libcst.metadata import ExpressionContext
@@ -90,7 +90,7 @@ def _argument(b: Builder, call: cst.Call, arg: cst.Arg) -> tuple[str, str] | Non
             if legacy:
                 if isinstance(arg.value, cst.Name):
                     param = _param_key(b, arg.value)
-                    if param:
+                    if param and _only_narrowed(b, call, arg.value.value):
                         b.fact(param, "dispatch", "isinstance check")
                 return ("rblock", ISINSTANCE_REASON.format(cls=legacy))
         return None
@@ -99,6 +99,33 @@ def _argument(b: Builder, call: cst.Call, arg: cst.Arg) -> tuple[str, str] | Non
     if isinstance(call.func, cst.Attribute) and call.func.attr.value in LOG_METHODS:
         return None
     return ("esc", f"passed to {code(call.func, 40)}(), which this tool cannot follow")
+
+
+def _only_narrowed(b: Builder, check: cst.Call, name: str) -> bool:
+    """`if isinstance(name, Record):` in a function that reads attributes of `name` only in that branch
+    (the function takes records or other values and tells them apart itself)."""
+    test = b.parents.get(check)
+    if not isinstance(test, cst.If) or test.test is not check:
+        return False
+    function: Any = test
+    while function is not None and not isinstance(function, cst.FunctionDef):
+        function = b.parents.get(function)
+    if function is None:
+        return False
+    inside: set[int] = set()
+
+    class _Mark(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            inside.add(id(node))
+    test.body.visit(_Mark())
+    outside: list[cst.Attribute] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == name and id(node) not in inside:
+                outside.append(node)
+    function.body.visit(_Find())
+    return not outside
 
 
 def _param_key(b: Builder, name: cst.Name) -> str | None:
