@@ -158,3 +158,33 @@ def main():
 def test_run_alone_without_the_tree_a_parameter_is_not_guessed() -> None:
     result = run_rule(RULES, LIB, module_name="app.lib", index={})
     assert result.new_source == LIB
+
+
+def test_a_subclass_override_and_inherited_attributes_are_followed() -> None:
+    before = '''from metta.agent.policy_store import PolicyStore
+
+
+class Base:
+    def __init__(self, store: PolicyStore, uri: str):
+        self._pr = store.policy_record(uri)
+
+    def run(self):
+        return self.report(self._pr)
+
+    def report(self, pr):
+        return pr.run_name
+
+
+class Scored(Base):
+    def report(self, pr):
+        return pr.metadata["score"]
+
+    def agent(self):
+        return self._pr.policy
+'''
+    after = before.replace('''        return pr.metadata["score"]''', '''        # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from
+        return pr.metadata["score"]''')
+    check_rule(RULES, before, after, sites=[("manual", "policy_records", "score")])
+    fine = before.replace('pr.metadata["score"]', "pr.uri")
+    result = run_rule(RULES, fine)
+    assert "return pr\n" in result.new_source and "torch.load(self._pr" in result.new_source

@@ -80,6 +80,7 @@ class Graph:
     occurrences: list[tuple[str, str, str]] = field(default_factory=list)  # key, how, detail (stores)
     fnrefs: set[str] = field(default_factory=set)  # functions used other than by a direct call
     unresolved: set[str] = field(default_factory=set)  # method names called on values we cannot type
+    bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class qualname -> base qualnames
 
 
 def code(node: cst.CSTNode, limit: int = 60) -> str:
@@ -520,10 +521,15 @@ def _is_submit_target(b: Builder, node: cst.Name) -> bool:
 
 
 class _SigCollector(cst.CSTVisitor):
-    """Signatures (parameter names; whether the first is bound) and pytest fixtures of a module."""
+    """Signatures (parameter names; whether the first is bound), classes' bases and pytest fixtures."""
 
     def __init__(self, builder: Builder) -> None:
         self.b = builder
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if isinstance(self.b.parents.get(node), cst.Module):
+            bases = tuple(q for q in (self.b.qualified(a.value) for a in node.bases if not a.keyword) if q)
+            self.b.graph.bases[f"{self.b.module}.{node.name.value}"] = bases
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         q = self.b.func_qualname(node)
@@ -558,6 +564,7 @@ class Solution:
         self.sigs: dict[str, tuple[tuple[str, ...], bool]] = {}
         self.fixtures: dict[str, dict[str, str]] = {}  # module -> fixture name -> qualname
         self.arg_param: dict[str, str] = {}  # arg site -> parameter key
+        self.bases: dict[str, tuple[str, ...]] = {}
         self.flows: list[tuple[str, str, str]] = []  # key, how, detail
         self.fnrefs: set[str] = set()
         self.unresolved: set[str] = set()
@@ -567,6 +574,7 @@ class Solution:
         ops: list[tuple[Any, ...]] = []
         for g in graphs:
             self.sigs.update(g.sigs)
+            self.bases.update(g.bases)
             self.fixtures[g.module] = dict(g.fixtures)
             self.fnrefs |= g.fnrefs
             self.unresolved |= g.unresolved
@@ -580,6 +588,7 @@ class Solution:
         for op in ops:
             if op[0] == "child":
                 self._link(op[1], op[2], op[3])
+        self._inherit_attributes()
         self._run([op for op in ops if op[0] != "child"])
         self._verdicts()
 
@@ -732,6 +741,28 @@ class Solution:
                 return found
             package = package.rpartition(".")[0]
 
+    def ancestors(self, cls: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.bases.get(cls, ()))
+        while todo:
+            base = todo.pop()
+            if base not in seen:
+                seen.add(base)
+                todo.extend(self.bases.get(base, ()))
+        return seen
+
+    def _inherit_attributes(self) -> None:
+        """`self.x` of a subclass is the `self.x` its base classes set and read."""
+        for key in [k for k in self.parent if k.startswith("a:")]:
+            cls, _, attr = key[2:].rpartition(":")
+            for base in self.ancestors(cls):
+                self.union(key, f"a:{base}:{attr}")
+
+    def overrides(self, method: str) -> list[str]:
+        """`C.m` and every `D.m` of a subclass D of C in the tree (a call of C.m may run any of them)."""
+        cls, _, name = method.rpartition(".")
+        return [method] + sorted(f"{d}.{name}" for d in self.bases if cls in self.ancestors(d) and f"{d}.{name}" in self.sigs)
+
     def map_args(self, callee: str, args: list[tuple[str, str, str]], bound: bool) -> tuple[str | None, dict[str, str]]:
         """The function (or class __init__) a call reaches, and arg site -> parameter key ('' if none)."""
         init = f"{callee}.__init__"
@@ -751,6 +782,12 @@ class Solution:
         return target, out
 
     def bind_call(self, callee: str, args: list[tuple[str, str, str]], result: str, bound: bool, site: str) -> None:
+        if bound and not callee.endswith(".__init__"):
+            for override in self.overrides(callee)[1:]:
+                self._bind_one(override, args, result, bound, site)
+        self._bind_one(callee, args, result, bound, site)
+
+    def _bind_one(self, callee: str, args: list[tuple[str, str, str]], result: str, bound: bool, site: str) -> None:
         target, mapping = self.map_args(callee, args, bound)
         if target is None:
             for kw, key, asite in args:
@@ -901,6 +938,9 @@ class Solution:
         if fn in self.fnrefs or (name == "__init__" and cls in self.fnrefs):
             return False
         is_method = self.sigs.get(fn, ((), False))[1]
+        if is_method and name != "__init__" and (len(self.overrides(fn)) > 1 or any(
+                f"{base}.{name}" in self.sigs for base in self.ancestors(cls))):
+            return False  # an override (or the method it overrides) must keep the same parameters
         return not (is_method and name != "__init__" and name in self.unresolved)
 
     def store_removable(self, key: str) -> bool:
