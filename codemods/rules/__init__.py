@@ -24,8 +24,7 @@ from codemods.rules.simple_store_parameters import SimpleStoreParameters
 from codemods.rules.wrapper_annotations import WrapperAnnotations
 
 RULES: list[type[LegacyRule]] = [
-    # (rules are registered here, in order, as they land)
-    # CheckpointManager: before Annotations (it finds managers by their legacy annotations).
+    # CheckpointManagerRule: before Annotations (it finds managers by their legacy annotations).
     CheckpointManagerRule,
     # SimplePolicyStoreRule: before Annotations (it finds stores and wrappers by their legacy annotations).
     SimplePolicyStoreRule,
@@ -54,7 +53,7 @@ RULES: list[type[LegacyRule]] = [
     PolicySelectorConfig,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
-    # LegacyImports: last; removes each legacy import once the rules above left nothing that uses it.
+    # LegacyImports: after every rewriting rule; removes each legacy import once nothing left uses it.
     LegacyImports,
     # CommentedImports: commented-out legacy import lines; after every rule that adds imports (AddImportsVisitor
     # may put a blank line above them), so that one blank line stays where the dropped lines sat.
