@@ -94,6 +94,9 @@ METHODS = {
     "lone save_agent": (
         "mgr.save_agent(agent, 3, {\"score\": 0.5})",
         "mgr.save_checkpoint(agent, 3)", [("migrated", "checkpoint_manager", "metadata dropped: score")]),
+    "lone save_agent over several lines": (
+        "mgr.save_agent(\n    agent,\n    3,\n    {\"score\": 0.5},\n)",
+        "mgr.save_checkpoint(\n    agent,\n    3,\n)", [("migrated", "checkpoint_manager", "metadata dropped: score")]),
     "trainer state keys follow the saved dict": (
         "state = mgr.load_trainer_state()\nif state is not None:\n    opt.load_state_dict(state[\"optimizer_state\"])\n"
         "    return state[\"epoch\"], state[\"agent_step\"]",

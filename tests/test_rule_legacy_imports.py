@@ -20,6 +20,16 @@ CASES = {
         "from metta.agent.policy_store import PolicyStore\n\nPolicyStore()\n",
         [REMOVED],
     ),
+    "parenthesized import keeps its layout": (
+        "from metta.agent.policy_store import (\n    PolicyStore,\n    PolicySelectorType,\n)\n\nPolicyStore()\n",
+        "from metta.agent.policy_store import (\n    PolicyStore,\n)\n\nPolicyStore()\n",
+        [REMOVED],
+    ),
+    "aliased name kept, other name removed": (
+        "from metta.agent.policy_store import PolicyStore as PS, PolicySelectorType\n\nPS()\n",
+        "from metta.agent.policy_store import PolicyStore as PS\n\nPS()\n",
+        [REMOVED],
+    ),
     "plain module import": (
         "import metta.agent.policy_store\nimport json\n",
         "import json\n",

@@ -81,8 +81,9 @@ class ManagerSaves(ScopedRule):
             args[where] = args[where].with_changes(value=value)
             self.migrated(original, f"save_agent + save_trainer_state -> save_checkpoint ({dropped})")
         else:
+            if where == len(args) - 1:  # the kept last argument ends the list the way the dropped one did
+                args[-2] = args[-2].with_changes(comma=args[-1].comma)
             args = [a for i, a in enumerate(args) if i != where]
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             self.migrated(original, f"save_agent -> save_checkpoint ({dropped})")
         return updated.with_changes(func=updated.func.with_changes(attr=cst.Name("save_checkpoint")), args=args)
 

@@ -92,7 +92,7 @@ class LegacyImports(TypedRule):
         self.migrated(original, "removed unused legacy import")
         if not keep:
             return cst.RemoveFromParent()
-        keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        keep[-1] = keep[-1].with_changes(comma=updated.names[-1].comma)  # type: ignore[index]  # the list's own ending
         return updated.with_changes(names=keep)
 
     def _redirect(self, original: _Import, updated: _Import) -> _Import:
