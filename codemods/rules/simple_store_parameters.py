@@ -47,30 +47,21 @@ class SimpleStoreParameters(ScopedRule):
                 return f"{module}.{node.value}"
             return qualify(node, imported)
 
+        facts: list[Any] = [("ref", f) for f in sorted(set(filter(None, map(function_of, _non_call_names(tree)))))]
+        store_params = [(fn, position, param) for fn in tree.body if isinstance(fn, cst.FunctionDef)
+                        for position, param in enumerate(params(fn)) if param.annotation is not None
+                        and config.legacy_class(qualify(param.annotation.annotation, imported) or "") == STORE]
+        if not store_params:
+            return facts
         wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-        parents = wrapper.resolve(ParentNodeProvider)
-        scopes = wrapper.resolve(ScopeProvider)
-        facts: list[Any] = []
-        for name in m.findall(tree, m.Name()):
-            parent = parents.get(name)
-            if isinstance(parent, cst.Call) and parent.func is name or isinstance(parent, (cst.FunctionDef, cst.Attribute, cst.ImportAlias, cst.ImportFrom, cst.Param, cst.Arg)):
-                continue
-            target = function_of(name)  # type: ignore[arg-type]
-            if target:
-                facts.append(("ref", target))
-        for fn in tree.body:
-            if not isinstance(fn, cst.FunctionDef):
-                continue
-            for position, param in enumerate(params(fn)):
-                annotation = param.annotation.annotation if param.annotation else None
-                if annotation is None or config.legacy_class(qualify(annotation, imported) or "") != STORE:
-                    continue
-                scope = scopes.get(fn.body)
-                assignments = scope[param.name.value] if scope else set()
-                uses = [_use(access.node, parents, function_of) for a in assignments for access in a.references]
-                keyword_only = param in fn.params.kwonly_params
-                facts.append(("param", f"{module}.{fn.name.value}", param.name.value,
-                              None if keyword_only else position, uses))
+        parents, scopes = wrapper.resolve(ParentNodeProvider), wrapper.resolve(ScopeProvider)
+        for fn, position, param in store_params:
+            scope = scopes.get(fn.body)
+            assignments = scope[param.name.value] if scope else set()
+            uses = [_use(access.node, parents, function_of) for a in assignments for access in a.references]
+            keyword_only = any(p is param for p in fn.params.kwonly_params)
+            facts.append(("param", f"{module}.{fn.name.value}", param.name.value,
+                          None if keyword_only else position, uses))
         return facts
 
     def relevant(self, tree: cst.Module) -> bool:
@@ -188,6 +179,47 @@ class SimpleStoreParameters(ScopedRule):
     @property
     def _module(self) -> cst.Module:
         return self._scopes[0]  # type: ignore[return-value]
+
+
+class _NonCallNames(cst.CSTVisitor):
+    """Names used as values (not called, not defined, not imported, not a keyword or attribute name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.Name] = []
+        self._skip: set[int] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._skip.add(id(node.func))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._skip.add(id(node.attr))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._skip.add(id(node.keyword))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._skip.add(id(node.name))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._skip.add(id(node.name))
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self._skip:
+            self.found.append(node)
+
+
+def _non_call_names(tree: cst.Module) -> list[cst.Name]:
+    visitor = _NonCallNames()
+    tree.visit(visitor)
+    return visitor.found
 
 
 def _pure(call: cst.Call) -> bool:
