@@ -37,7 +37,7 @@ BIN = Path(sys.executable).parent
 SKIP = {"site-packages", "__pycache__", "dist-packages"}
 
 sys.path.insert(0, str(REPO))
-from codemods.config import DEFAULT_LEGACY_NAMES  # noqa: E402
+from codemods.config import DEFAULT_LEGACY_NAMES  # noqa: E402 (needs the sys.path line above)
 
 
 def stdlib_files() -> list[Path]:
@@ -178,7 +178,7 @@ def main() -> int:
                             "--output-format", "concise", "--exit-zero", str(tree)], env=env,
                            label="ruff check --select TID251")
         hits = sum(1 for line in proc.stdout.decode(errors="replace").splitlines() if "TID251" in line)
-        rows.append((f"ruff check --select TID251", secs, total, f"{version}; {hits} TID251 findings"))
+        rows.append(("ruff check --select TID251", secs, total, f"{version}; {hits} TID251 findings"))
         print(rows[-1], flush=True)
 
     files = sorted(str(p) for p in tree.rglob("*.py"))
@@ -220,7 +220,7 @@ def main() -> int:
     pattern = "|".join(re.escape(w) for w in legacy_words())
     secs, proc = timed(["grep", "-rlE", "--include=*.py", pattern, str(tree)], env=env,
                        label="grep -rlE (legacy names)")
-    rows.append((f"grep -rlE (legacy names)", secs, total, f"{len(proc.stdout.splitlines())} files match"))
+    rows.append(("grep -rlE (legacy names)", secs, total, f"{len(proc.stdout.splitlines())} files match"))
 
     print()
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, --jobs {args.jobs}, "

@@ -47,7 +47,7 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
 
 # -- walking ---------------------------------------------------------------------------------------
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str) -> re.Pattern[str]:
     """A gitignore-flavoured glob: `**` spans directories, `*` and `?` do not cross `/`.
 
     A pattern without a `/` matches a single path component anywhere (`migrations`, `*_pb2.py`);
@@ -85,7 +85,7 @@ class _Excluder:
     def __init__(self, config: Config, disabled: Iterable[str] = ()) -> None:
         self.root = os.path.realpath(config.root)
         off = set(disabled)
-        self.patterns = [(p, _glob_regex(p)) for p in config.exclude if p.strip() and p not in off]
+        self.patterns = [(p, glob_regex(p)) for p in config.exclude if p.strip() and p not in off]
 
     def relative(self, real_path: str) -> str | None:
         rel = os.path.relpath(real_path, self.root)

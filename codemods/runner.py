@@ -19,7 +19,7 @@ from codemods.config import Config
 from codemods.engine import ModuleFacts, collect_facts, imported_modules, merge_facts, migrate_source, plan_deletions
 from codemods.files import (
     SourceError,
-    _glob_regex,
+    glob_regex,
     decode_source,
     encode_source,
     is_package_file,
@@ -287,7 +287,7 @@ def _configured_deletions(config: Config, paths: Sequence[Path], files: Sequence
     if not config.delete:
         return set()
     root = os.path.realpath(config.root)
-    patterns = [_glob_regex(p) for p in config.delete]
+    patterns = [glob_regex(p) for p in config.delete]
     found = set()
     for file in files:
         rel = os.path.relpath(os.path.realpath(file), root)

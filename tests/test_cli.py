@@ -198,7 +198,7 @@ def test_permission_denied_exits_2(tmp_path, capsys, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(files, "open", fake_open, raising=False)
-    code, out, err = main(capsys, "diff", str(root))
+    code, _, err = main(capsys, "diff", str(root))
     assert code == 2 and f"{locked}:1:1: error: cannot read: Permission denied" in err
 
 
