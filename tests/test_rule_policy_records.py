@@ -188,3 +188,36 @@ class Scored(Base):
     fine = before.replace('pr.metadata["score"]', "pr.uri")
     result = run_rule(RULES, fine)
     assert "return pr\n" in result.new_source and "torch.load(self._pr" in result.new_source
+
+
+def test_a_file_that_mentions_nothing_legacy_is_still_followed(tmp_path, monkeypatch) -> None:
+    """The runner looks again for the functions of files where records live (the rules' needle facts)."""
+    from pathlib import Path
+
+    from codemods import runner
+    from codemods.config import Config
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "lib.py").write_text('''from metta.agent.policy_store import PolicyStore
+
+
+def load(store: PolicyStore, uri):
+    return store.policy_record(uri)
+''')
+    (tmp_path / "app" / "show.py").write_text('''from app.lib import load
+
+
+def show(store, uri):
+    print(load(store, uri).run_name)
+''')
+    monkeypatch.chdir(tmp_path)
+    result = runner.run([Path(".")], Config(root=tmp_path), jobs=1)
+    runner.apply_changes(result)
+    assert (tmp_path / "app" / "show.py").read_text() == '''from app.lib import load
+from tinyckpt import parse_checkpoint_path
+
+
+def show(uri):
+    print(parse_checkpoint_path(load(uri))[0])
+'''

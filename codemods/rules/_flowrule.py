@@ -37,6 +37,7 @@ class FlowRule(LegacyRule):
     # every unit's verdict). True: every file as it was (this rule changes signatures, so every file
     # must decide from the same input; nodes are matched by position-independent keys).
     ORIGINAL_GRAPHS: ClassVar[bool] = False
+    NEEDLES: ClassVar[bool] = False  # this rule's facts also carry the runner's ("needle", name) words
     METADATA_DEPENDENCIES: ClassVar[Sequence[Any]] = (
         QualifiedNameProvider, PositionProvider, ScopeProvider, ParentNodeProvider, ExpressionContextProvider)
 
@@ -47,7 +48,8 @@ class FlowRule(LegacyRule):
             config = context.scratch.get(CONFIG_KEY) or Config()
             graph = build_graph(MetadataWrapper(tree), context, config).graph
             _CACHE.update(tree=tree, graph=graph)
-        return [_CACHE["graph"]]
+        graph = _CACHE["graph"]
+        return [graph, *needles(graph)] if cls.NEEDLES else [graph]
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
         """Files with nothing in a legacy unit or store are left alone before any metadata is computed."""
@@ -65,8 +67,8 @@ class FlowRule(LegacyRule):
         own = self.flow.graph
         if graphs is None:  # run alone, without the tree: nothing crosses a file boundary safely
             own = _isolated(own)
-        if self.ORIGINAL_GRAPHS and graphs and any(g.module == own.module for g in graphs):
-            self.solution: Solution = Solution(graphs)
+        if self.ORIGINAL_GRAPHS and graphs and any(isinstance(g, Graph) and g.module == own.module for g in graphs):
+            self.solution: Solution = Solution([g for g in graphs if isinstance(g, Graph)])
         else:
             self.solution = solve(own, {self.NAME: graphs or []}, self.NAME)
         self._pending: dict[int, list[str]] = {}
@@ -94,6 +96,19 @@ class FlowRule(LegacyRule):
     def site_node(self, site: str) -> cst.CSTNode | None:
         """The node of a site of THIS file (facts from other files have no node here)."""
         return self.flow.nodes.get(site) if site else None
+
+
+def needles(graph: Graph) -> list[tuple[str, str]]:
+    """("needle", name) for the functions and classes of a module where records or stores live: a file
+    that only calls them (and mentions nothing legacy) still passes or receives records and stores."""
+    legacy = any(kind in ("rec", "store") for _, kind, _, _ in graph.facts) or \
+        any(op[0] == "producer" for op in graph.ops)
+    if not legacy:
+        return []
+    top = f"{graph.module}."
+    names = {q[len(top):].partition(".")[0] for q in graph.sigs if q.startswith(top)}
+    names |= set(graph.fixtures)
+    return sorted(("needle", n) for n in names if n.isidentifier() and not n.startswith("__"))
 
 
 def _whole_tree(graphs: list[Any]) -> Solution:

@@ -29,6 +29,8 @@ class PolicyStoreCalls(FlowRule):
                    "records' whole unit becomes paths; except PolicyMissingError -> FileNotFoundError around them; "
                    "top/rand/metric/stats selectors, wandb:// and pytorch:// URIs, save and wandb uploads -> manual.")
 
+    NEEDLES = True  # once is enough: the graph is the same for every flow rule
+
     def relevant(self, own: Graph, solution: Solution) -> bool:
         return any(op[0] in ("producer", "manual_call") for op in own.ops)
 
