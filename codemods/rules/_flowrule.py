@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -17,8 +18,9 @@ from libcst.metadata import (
 
 from codemods.config import Config
 from codemods.rules._base import CONFIG_KEY, LegacyRule
-from codemods.rules._dataflow import Builder, Graph, Solution, solve
+from codemods.rules._dataflow import Builder, Graph
 from codemods.rules._save_pair import save_pairs
+from codemods.rules._solution import Solution, solve
 
 # Statements other rules rewrite wholesale (e.g. the trainer's save pair): not part of the graph.
 SKIPPERS: list[Callable[[Builder], Sequence[cst.CSTNode]]] = [lambda b: save_pairs(b.tree, b.legacy)]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
-
-from codemods.rules._base import CONFIG_KEY, LegacyRule
 
 # the save pair (consecutive statements) -> one call; TrainerCheckpoint fields -> trainer-state keys
 SAVE_PAIR = ("pr = PolicyRecord(store, RUN, uri, PolicyMetadata(epoch=E, ...))", "pr.policy = AGENT", "store.save(pr)",

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
-from codemods.rules._dataflow import HARMLESS, LOG_METHODS, PATH_CONSUMERS, PRODUCER_METHODS, RECORD_ATTRS, code, literal_str
+from codemods.rules._dataflow import (
+    HARMLESS,
+    LOG_METHODS,
+    PATH_CONSUMERS,
+    PRODUCER_METHODS,
+    RECORD_ATTRS,
+    code,
+    literal_str,
+)
 
 if TYPE_CHECKING:
     from codemods.rules._dataflow import Builder

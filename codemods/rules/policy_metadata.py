@@ -6,8 +6,8 @@ from typing import Any
 
 import libcst as cst
 
-from codemods.rules._quick import mentions
 from codemods.rules._base import LegacyRule
+from codemods.rules._quick import mentions
 
 OLD, NEW = "PolicyMetadata", "dict"
 MANUAL_REASON = "PolicyMetadata{what}: a dict has no attribute access; decide what replaces it"
@@ -24,7 +24,7 @@ class PolicyMetadata(LegacyRule):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> Any:
         func = original_node.func
         if self.legacy_class(func) == OLD:
-            if any(not a.keyword and not a.star == "**" for a in original_node.args):
+            if any(not a.keyword and a.star != "**" for a in original_node.args):
                 return updated_node  # positional arguments: leave it (a dict(...) would mean another thing)
             self.migrated(original_node, f"{OLD}(**kw) -> {NEW}(**kw)")
             self.remove_unused_import_by_node(func)

@@ -6,8 +6,9 @@ from typing import Any
 
 import libcst as cst
 
-from codemods.rules._dataflow import Graph, Solution
+from codemods.rules._dataflow import Graph
 from codemods.rules._flowrule import FlowRule
+from codemods.rules._solution import Solution
 from codemods.rules._uses import ISINSTANCE_REASON
 
 # record attribute -> what it becomes on the path `x`

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from codemods.rules._quick import mentions
 from codemods.rules._base import LegacyRule
+from codemods.rules._quick import mentions
 
 SELECTORS = frozenset({"PolicySelectorConfig", "PolicySelectorType"})
 REASON = ("{name} (selectors top/rand, metrics) has no tinyckpt counterpart; decide how this setting picks "

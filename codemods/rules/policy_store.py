@@ -6,9 +6,10 @@ from typing import Any
 
 import libcst as cst
 
-from codemods.rules._dataflow import STORE_MANUAL, Graph, Solution
+from codemods.rules._dataflow import STORE_MANUAL, Graph
 from codemods.rules._flowrule import FlowRule
 from codemods.rules._producers import replacement
+from codemods.rules._solution import Solution
 
 # store call -> tinyckpt call (only for file paths / file:// URIs and the "latest" / "all" selectors)
 STORE_CALLS = {

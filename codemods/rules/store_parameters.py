@@ -6,9 +6,10 @@ from typing import Any
 
 import libcst as cst
 
-from codemods.rules._dataflow import MOCKS, Graph, Solution
+from codemods.rules._dataflow import MOCKS, Graph
 from codemods.rules._edits import drop_args, drop_params, removable_value
 from codemods.rules._flowrule import FlowRule
+from codemods.rules._solution import Solution
 
 # what goes once every use of the store went with the migration (judged over the whole tree)
 REMOVED = ("store = PolicyStore(...) / PolicyStore.create(...)", "def f(..., policy_store, ...)",

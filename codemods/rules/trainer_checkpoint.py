@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -18,9 +19,16 @@ from libcst.metadata import (
 )
 
 from codemods.config import Config
-from codemods.rules._quick import mentions
 from codemods.rules._base import CONFIG_KEY, LegacyRule, resolve_relative
-from codemods.rules._save_pair import DROPPED_FIELDS, NO_EQ, SAVE_PAIR, match_save_pair, run_and_base, save_pairs
+from codemods.rules._quick import mentions
+from codemods.rules._save_pair import (
+    DROPPED_FIELDS,
+    NO_EQ,
+    SAVE_PAIR,
+    match_save_pair,
+    run_and_base,
+    save_pairs,
+)
 
 NEW_SAVE = "save_checkpoint(AGENT, RUN, E, {trainer fields but epoch and policy_path}, base_dir=BASE)"
 NEW_LOAD = "TinyCheckpointManager(RUN, base_dir=BASE).load_trainer_state()"  # + attribute reads -> keys

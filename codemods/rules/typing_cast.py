@@ -7,8 +7,8 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import QualifiedNameProvider, QualifiedNameSource
 
-from codemods.rules._quick import mentions
 from codemods.rules._base import LegacyRule
+from codemods.rules._quick import mentions
 from codemods.rules._uses import ISINSTANCE_REASON
 
 CASTS = frozenset({"typing.cast", "typing_extensions.cast"})
