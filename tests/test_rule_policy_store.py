@@ -122,3 +122,21 @@ def load(uri):
     return make_store().policy_record(uri).policy
 '''
     check_rule(RULES, source, source)
+
+
+def test_run_alone_a_store_parameter_is_not_guessed_and_its_handler_stays() -> None:
+    from rule_helpers import run_rule
+
+    from codemods.rules.policy_store import PolicyStoreCalls
+
+    source = '''from metta.agent.policy_store import PolicyMissingError, PolicyStore
+
+
+def load(store: PolicyStore, uri):
+    try:
+        return store.load_from_uri(uri).policy
+    except PolicyMissingError:
+        return None
+'''
+    result = run_rule(PolicyStoreCalls, source, index={})
+    assert result.error is None and result.new_source == source

@@ -57,18 +57,23 @@ class PolicyStoreCalls(FlowRule):
                        for key, _, attr, _ in flow.uses if attr in LATER_IMPORTS and s.is_record(key) and s.migrates(key)}
 
     def _missing_handlers(self) -> dict[int, bool]:
-        """except PolicyMissingError: rewritable when its try body's store calls all became latest_checkpoint."""
-        found: dict[int, bool] = {}
+        """except PolicyMissingError around store calls: True when they all became latest_checkpoint (the
+        handler then catches FileNotFoundError), False when only some did (manual); absent when none did."""
+        seen: dict[int, list[bool]] = {}
         for key, call, method, _ in self.flow.producers:
             node: Any = call
             while node is not None and not isinstance(node, cst.Try):
                 node = self.flow.parents.get(node)
             if node is None:
                 continue
-            ok = method in ("policy_record", "load_from_uri") and id(call) in self._calls
             for handler in node.handlers:
                 if handler.type is not None and self.flow.legacy(handler.type) == "PolicyMissingError":
-                    found[id(handler)] = found.get(id(handler), True) and ok
+                    latest = method in ("policy_record", "load_from_uri") and id(call) in self._calls
+                    seen.setdefault(id(handler), []).append(latest if id(call) in self._calls else None)
+        found = {}
+        for handler, states in seen.items():
+            if any(state is not None for state in states):
+                found[handler] = all(states)
         return found
 
     # -- rewriting ------------------------------------------------------------------------------------
