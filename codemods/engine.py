@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import difflib
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -94,11 +96,14 @@ def migrate_source(
     context = _context(path, config, index, module_name, package_name)
     rule = None
     try:
-        original_code = tree.code
+        original, original_code = tree, tree.code
         for rule in rules if rules is not None else RULES:
+            before, reported = tree, len(context.scratch[SITES_KEY])
             tree = rule(context).transform_module(tree)
             for key in _SCRATCH_IMPORT_KEYS:  # each rule already ran its own import edits
                 context.scratch.pop(key, None)
+            if before is not original and len(context.scratch[SITES_KEY]) > reported:
+                _to_original_lines(context.scratch[SITES_KEY], reported, before.code, original_code)
         new_source = tree.code
     except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
         where = f"rule {rule.NAME}" if rule is not None else "engine"
@@ -111,6 +116,18 @@ def migrate_source(
     if error:
         return FileResult(path, source, source, error=error)
     return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+
+
+def _to_original_lines(sites: list[Site], first: int, seen: str, original: str) -> None:
+    """Sites[first:] were reported on `seen` (what earlier rules made); give them `original` lines."""
+    opcodes = difflib.SequenceMatcher(None, original.splitlines(), seen.splitlines(), autojunk=False).get_opcodes()
+    for k in range(first, len(sites)):
+        site = sites[k]
+        for tag, i1, _i2, j1, j2 in opcodes:
+            if j1 < site.line <= j2:  # 1-based line inside this block of `seen`
+                line = i1 + (site.line - j1) if tag == "equal" else i1 + 1
+                sites[k] = dataclasses.replace(site, line=line)
+                break
 
 
 def _unsafe_output(source: str, original_code: str, new_source: str, path: str) -> str | None:

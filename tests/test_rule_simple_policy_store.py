@@ -63,7 +63,7 @@ def test_records_in_a_list_and_loops() -> None:
     after = ("from tinyckpt import parse_checkpoint_path\n\n\ndef pick(records: list[str], name: str):\n"
              "    by_run = {parse_checkpoint_path(pr)[0]: pr for pr in records}\n    for pr in records:\n"
              "        if parse_checkpoint_path(pr)[0] == name:\n            return pr\n    return by_run\n")
-    check_rule(PIPELINE, before, after, sites=[S, ("migrated", "annotations"), S])
+    check_rule(PIPELINE, before, after, sites=[("migrated", "annotations"), S, S])
 
 
 def test_wrapper_metadata_without_counterpart_is_manual() -> None:
