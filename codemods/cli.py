@@ -9,16 +9,12 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-from codemods import runner
+from codemods import check as _check
 from codemods.config import ConfigError, find_config
-from codemods.diffing import as_json, error_lines, markdown_report, site_lines, summary_table, unified_diff
 from codemods.files import default_jobs
-from codemods.rules import RULES
 
-try:  # H8's scanner; the `check` subcommand is wired to it
-    from codemods import check as _check
-except ImportError:  # pragma: no cover - only while check.py has not landed
-    _check = None  # type: ignore[assignment]
+# `diff`/`apply` import the runner (and with it LibCST and the rules) when they run: `check` is
+# ast-only, and LibCST's import alone costs about a second on every CI run of `check`.
 
 EXIT_CODES = """\
 exit codes:
@@ -124,14 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run even if the git work tree has uncommitted changes under PATHs")
     check = sub.add_parser("check", help="CI: report every legacy reference and manual marker left",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if _check is not None and hasattr(_check, "add_check_arguments"):
-        _check.add_check_arguments(check)
-    else:  # TODO(H8): codemods/check.py exposes add_check_arguments(parser) / run_check(args, config)
-        check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    _check.add_check_arguments(check)
     return parser
 
 
 def _list_rules(out: TextIO) -> int:
+    from codemods.runner import RULES
+
     if not RULES:
         out.write("(no rules registered)\n")
     width = max((len(rule.NAME) for rule in RULES), default=0)
@@ -152,6 +147,9 @@ def _colour(choice: str, stream: TextIO) -> bool:
 
 
 def _migrate(args: argparse.Namespace, apply: bool) -> int:
+    from codemods import runner
+    from codemods.diffing import as_json, error_lines, markdown_report, site_lines, summary_table, unified_diff
+
     paths = list(args.paths) or [Path(".")]
     for path in paths:
         if not path.exists():
@@ -214,8 +212,6 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    if _check is None or not hasattr(_check, "run_check"):
-        return _error("`check` is not available yet (codemods/check.py has no run_check)")
     paths = list(getattr(args, "paths", None) or []) or [Path(".")]
     for path in paths:
         if not Path(path).exists():

@@ -342,7 +342,10 @@ def prefilter(data: bytes, config: Config) -> bool:
     if not any(core in data for core in _cores(needles)):
         return False
     plain, weak = _split_needles(needles, words)
-    return any(needle in data for needle in plain) or (weak is not None and weak.search(data) is not None)
+    if any(needle in data for needle in plain):
+        return True
+    # the context regex only for files that spell a word-like module name at all (a plain scan is far cheaper)
+    return weak is not None and any(word in data for word in words) and weak.search(data) is not None
 
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
