@@ -4,7 +4,7 @@ A name is legacy by where it is imported from (`LegacyRule.legacy_class`), exten
 re-exports found across the tree (`metta/rl/__init__.py` doing `from metta.rl.simple_checkpoint_manager
 import SimpleCheckpointManager` makes `metta.rl.SimpleCheckpointManager` legacy too); those facts are
 collected by the `legacy_imports` rule.
-"""
+"""  # noqa: TCK004 (documents the legacy paths it matches)
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Commented-out legacy import lines (`# from metta.agent.policy_store import PolicyStore`) are deleted."""
+"""Commented-out legacy import lines (`# from metta.agent.policy_store import PolicyStore`) are deleted."""  # noqa: TCK004 (documents the legacy paths it matches)
 
 from __future__ import annotations
 

@@ -11,6 +11,6 @@ class WrapperAnnotations(Annotations):
 
     NAME = "wrapper_annotations"
     RELEVANT = frozenset({"PolicyWrapper"})
-    DESCRIPTION = "Annotations PolicyWrapper (and its alias PolicyRecord in metta.sim.policy_wrapper) -> str."
+    DESCRIPTION = "Annotations PolicyWrapper (and its alias PolicyRecord in metta.sim.policy_wrapper) -> str."  # noqa: TCK004 (documents the legacy paths it matches)
     TO_STR = frozenset({"PolicyWrapper"})
     RENAMED: dict[str, str] = {}
