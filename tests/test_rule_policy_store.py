@@ -124,7 +124,7 @@ def load(uri):
     check_rule(RULES, source, source)
 
 
-def test_run_alone_a_store_parameter_is_not_guessed_and_its_handler_stays() -> None:
+def test_run_alone_a_store_parameter_is_not_guessed_and_its_handler_is_manual() -> None:
     from rule_helpers import run_rule
 
     from codemods.rules.policy_store import PolicyStoreCalls
@@ -139,4 +139,35 @@ def load(store: PolicyStore, uri):
         return None
 '''
     result = run_rule(PolicyStoreCalls, source, index={})
-    assert result.error is None and result.new_source == source
+    assert result.error is None
+    assert result.new_source == source.replace("    try:", "    # tinyckpt-migrate: manual: PolicyMissingError: tinyckpt "
+                                               "raises FileNotFoundError; decide what this handler catches\n    try:")
+    assert [(s.outcome, s.rule) for s in result.sites] == [("manual", "policy_store")]
+
+
+def test_policy_missing_error_around_something_else_is_manual() -> None:
+    before = '''from metta.agent.policy_store import PolicyMissingError
+
+
+def use(load):
+    try:
+        return load()
+    except PolicyMissingError:
+        return None
+'''
+    after = before.replace("    try:", "    # tinyckpt-migrate: manual: PolicyMissingError: tinyckpt raises FileNotFoundError; "
+                           "decide what this handler catches\n    try:")
+    check_rule(RULES, before, after, sites=[("manual", "policy_store", "PolicyMissingError")])
+
+
+def test_policy_cache_is_manual() -> None:
+    before = '''from metta.agent.policy_cache import PolicyCache
+
+
+def use():
+    cache = PolicyCache(max_size=3)
+    cache.put("k", None)
+'''
+    after = before.replace("    cache = ", "    # tinyckpt-migrate: manual: PolicyCache has no tinyckpt counterpart (agents are "
+                           "loaded with torch.load); decide whether this cache stays\n    cache = ")
+    check_rule(RULES, before, after, sites=[("manual", "policy_cache", "PolicyCache")])

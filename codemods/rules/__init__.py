@@ -12,6 +12,7 @@ from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.commented_imports import CommentedImports
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.mock_policy_record import MockPolicyRecordRule
+from codemods.rules.policy_cache import PolicyCache
 from codemods.rules.policy_metadata import PolicyMetadata
 from codemods.rules.policy_records import PolicyRecords
 from codemods.rules.policy_selector_config import PolicySelectorConfig
@@ -49,8 +50,9 @@ RULES: list[type[LegacyRule]] = [
     TypingCast,
     # PolicyMetadata: after trainer_checkpoint (whose save pair holds a PolicyMetadata(...)).
     PolicyMetadata,
-    # PolicySelectorConfig: manual sites only.
+    # PolicySelectorConfig, PolicyCache: manual sites only.
     PolicySelectorConfig,
+    PolicyCache,
     # Annotations: after every rule that reads legacy annotations to find records, wrappers and managers.
     Annotations,
     # LegacyImports: after every rewriting rule; removes each legacy import once nothing left uses it.

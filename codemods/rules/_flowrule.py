@@ -59,7 +59,7 @@ class FlowRule(LegacyRule):
         if graphs is not None:
             module = self.context.full_module_name or "__main__"
             own = next((g for g in graphs if isinstance(g, Graph) and g.module == module), None)
-            if own is not None and not self.relevant(own, _whole_tree(graphs)):
+            if own is not None and not self.relevant(own, _whole_tree(graphs), tree):
                 return tree
         return super().transform_module(tree)
 
@@ -77,7 +77,7 @@ class FlowRule(LegacyRule):
         self.prepare()
         return super().transform_module_impl(tree)
 
-    def relevant(self, own: Graph, solution: Solution) -> bool:
+    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
         """Whether this file (its graph `own`, the tree as it was) can have work for this rule."""
         return _relevant(own, solution)
 

@@ -18,7 +18,7 @@ class MockPolicyRecordRule(FlowRule):
     DESCRIPTION = ("MockPolicyRecord.from_key_and_version(key, version) -> checkpoint_path(key, version), where "
                    "the mock's whole unit becomes paths (otherwise it stays, and the reason is marked).")
 
-    def relevant(self, own: Graph, solution: Solution) -> bool:
+    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
         return any(kind == "rec" and reason == OLD for _, kind, reason, _ in own.facts)
 
     def prepare(self) -> None:

@@ -32,7 +32,7 @@ class PolicyRecords(FlowRule):
                    "followed through assignments, calls, returns, containers, self attributes and fixtures; "
                    "other metadata and uses that cannot be followed -> manual (the whole unit stays a record).")
 
-    def relevant(self, own: Graph, solution: Solution) -> bool:
+    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
         """A record attribute read here, or a reason a unit stays a record."""
         here = f"s:{own.module}:"
         return any((kind == "use" and solution.is_legacy(key)) or (site.startswith(here) and kind in _BLOCKING)

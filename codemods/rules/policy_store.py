@@ -9,6 +9,7 @@ import libcst as cst
 from codemods.rules._dataflow import STORE_MANUAL, Graph
 from codemods.rules._flowrule import FlowRule
 from codemods.rules._producers import replacement
+from codemods.rules._quick import mentions
 from codemods.rules._solution import Solution
 
 # store call -> tinyckpt call (only for file paths / file:// URIs and the "latest" / "all" selectors)
@@ -32,8 +33,9 @@ class PolicyStoreCalls(FlowRule):
 
     NEEDLES = True  # once is enough: the graph is the same for every flow rule
 
-    def relevant(self, own: Graph, solution: Solution) -> bool:
-        return any(op[0] in ("producer", "manual_call") for op in own.ops)
+    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
+        return any(op[0] in ("producer", "manual_call") for op in own.ops) or \
+            mentions(tree, self.config, ("PolicyMissingError",))
 
     def prepare(self) -> None:
         s, flow = self.solution, self.flow
@@ -87,13 +89,29 @@ class PolicyStoreCalls(FlowRule):
             return new.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
         return updated_node
 
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if self._missing_ok.get(id(node)):
+            self._rewritten_handler = node.type
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._missing_reference(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._missing_reference(node)
+
+    def _missing_reference(self, node: cst.BaseExpression) -> None:
+        """Any other PolicyMissingError: what it catches or raises is a person's decision now."""
+        if node is not getattr(self, "_rewritten_handler", None) and self.flow.legacy(node) == "PolicyMissingError":
+            self.manual(node, MISSING_REASON)
+
     def leave_ExceptHandler(self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler) -> Any:
-        ok = self._missing_ok.get(id(original_node))
-        if ok is None:
-            return updated_node
-        if not ok:
-            self.manual(original_node, MISSING_REASON)
+        if not self._missing_ok.get(id(original_node)):
             return updated_node
         self.migrated(original_node, f"except PolicyMissingError -> except {MISSING_ERROR}")
         return updated_node.with_changes(type=cst.Name(MISSING_ERROR))
-

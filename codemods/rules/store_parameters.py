@@ -23,7 +23,7 @@ class StoreParameters(FlowRule):
                    "caller drops exactly the arguments its callee drops.")
     ORIGINAL_GRAPHS = True
 
-    def relevant(self, own: Graph, solution: Solution) -> bool:
+    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
         """A store here, or an argument for a store parameter that goes."""
         keys = {k for k, *_ in own.facts} | {k for pair in own.unions for k in pair}
         if any(solution.has(k, "store") for k in keys):
