@@ -39,3 +39,16 @@ class PolicyMetadata(TypedDict):
 meta = PolicyMetadata(epoch=1)
 '''
     check_rule(RULES, source, source)
+
+
+def test_a_legacy_import_rebound_by_a_local_definition_is_untouched() -> None:
+    source = '''from metta.agent.policy_metadata import PolicyMetadata
+
+
+class PolicyMetadata(dict):
+    pass
+
+
+meta = PolicyMetadata(epoch=1)
+'''
+    check_rule(RULES, source, source, flakes=False)

@@ -150,6 +150,10 @@ class Builder(cst.CSTVisitor):
         return child
 
     def legacy(self, node: cst.CSTNode) -> str | None:
+        """The legacy class `node` names; None when it may also be a local definition (a rebound import)."""
+        found = self.qnames.get(node, set())
+        if any(q.source is QualifiedNameSource.LOCAL for q in (found() if isinstance(found, LazyValue) else found)):
+            return None
         for q in sorted(self._qualified(node)):
             found = self.config.legacy_class(q)
             if found:

@@ -1,10 +1,11 @@
-"""A cheap first look at a module, before any metadata: does its text mention a name at all?"""
+"""Matching helpers: a cheap first look at a module's text, and a strict legacy-name match."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import libcst as cst
+from libcst.metadata import QualifiedNameProvider, QualifiedNameSource
 
 from codemods.config import Config
 
@@ -21,3 +22,12 @@ def mentions(tree: cst.Module, config: Config, classes: Iterable[str]) -> bool:
     code = _LAST["code"]
     assert isinstance(code, str)
     return any(name in code for name in names)
+
+
+def legacy_only(rule: Any, node: cst.CSTNode) -> str | None:
+    """`rule.legacy_class(node)`, but None when the name may also be a local definition (a legacy import
+    rebound in the module by a class, function or assignment is not the legacy class any more)."""
+    found = rule.get_metadata(QualifiedNameProvider, node, set())
+    if any(q.source is QualifiedNameSource.LOCAL for q in found):
+        return None
+    return rule.legacy_class(node)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from codemods.rules._base import LegacyRule
-from codemods.rules._quick import mentions
+from codemods.rules._quick import legacy_only, mentions
 
 CLASS = "PolicyCache"
 REASON = "PolicyCache has no tinyckpt counterpart (agents are loaded with torch.load); decide whether this cache stays"
@@ -25,9 +25,9 @@ class PolicyCache(LegacyRule):
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self.legacy_class(node) == CLASS:
+        if legacy_only(self, node) == CLASS:
             self.manual(node, REASON)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.legacy_class(node) == CLASS:
+        if legacy_only(self, node) == CLASS:
             self.manual(node, REASON)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from codemods.rules._base import LegacyRule
-from codemods.rules._quick import mentions
+from codemods.rules._quick import legacy_only, mentions
 
 SELECTORS = frozenset({"PolicySelectorConfig", "PolicySelectorType"})
 REASON = ("{name} (selectors top/rand, metrics) has no tinyckpt counterpart; decide how this setting picks "
@@ -35,7 +35,7 @@ class PolicySelectorConfig(LegacyRule):
         self._check(node)
 
     def _check(self, node: cst.CSTNode) -> None:
-        legacy = self.legacy_class(node)
+        legacy = legacy_only(self, node)
         statement = id(self._statements[-1]) if self._statements else 0
         if legacy in SELECTORS and (statement, legacy) not in self._reported:
             self._reported.add((statement, legacy))  # one site per statement

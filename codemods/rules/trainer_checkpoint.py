@@ -20,7 +20,7 @@ from libcst.metadata import (
 
 from codemods.config import Config
 from codemods.rules._base import CONFIG_KEY, LegacyRule, resolve_relative
-from codemods.rules._quick import mentions
+from codemods.rules._quick import legacy_only, mentions
 from codemods.rules._save_pair import (
     DROPPED_FIELDS,
     NO_EQ,
@@ -85,7 +85,7 @@ class TrainerCheckpoint(LegacyRule):
         self._functions: list[cst.FunctionDef] = []
         self._reads: dict[int, str] = {}
         self._loads: dict[int, tuple[cst.BaseExpression, cst.BaseExpression]] = {}
-        self._paired = {id(s) for s in save_pairs(node, self.legacy_class)}
+        self._paired = {id(s) for s in save_pairs(node, self._legacy)}
         self._in_pair = 0
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
@@ -94,6 +94,9 @@ class TrainerCheckpoint(LegacyRule):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: Any) -> Any:
         self._in_pair -= id(original_node) in self._paired
         return updated_node
+
+    def _legacy(self, node: cst.CSTNode) -> str | None:
+        return legacy_only(self, node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._functions.append(node)
@@ -111,7 +114,7 @@ class TrainerCheckpoint(LegacyRule):
         i = 0
         function = self._functions[-1] if self._functions else None
         while i < len(old):
-            found = match_save_pair(old, i, self.legacy_class, function)
+            found = match_save_pair(old, i, self._legacy, function)
             if found is None:
                 out.append(new[i])
                 i += 1
@@ -128,10 +131,10 @@ class TrainerCheckpoint(LegacyRule):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "save" and isinstance(func.value, cst.Call) and \
-                self.legacy_class(func.value.func) == "TrainerCheckpoint" and not self._in_pair:
+                legacy_only(self, func.value.func) == "TrainerCheckpoint" and not self._in_pair:
             self.manual(node, SAVE_REASON)
             return
-        if not (isinstance(func, cst.Attribute) and self.legacy_class(func.value) == "TrainerCheckpoint"):
+        if not (isinstance(func, cst.Attribute) and legacy_only(self, func.value) == "TrainerCheckpoint"):
             return
         if func.attr.value != "load":
             return

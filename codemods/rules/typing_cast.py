@@ -8,7 +8,7 @@ import libcst as cst
 from libcst.metadata import QualifiedNameProvider, QualifiedNameSource
 
 from codemods.rules._base import LegacyRule
-from codemods.rules._quick import mentions
+from codemods.rules._quick import legacy_only, mentions
 from codemods.rules._uses import ISINSTANCE_REASON
 
 CASTS = frozenset({"typing.cast", "typing_extensions.cast"})
@@ -26,13 +26,13 @@ class TypingCast(LegacyRule):
 
     def _cast_of_record(self, node: cst.Call) -> bool:
         return len(node.args) == 2 and not any(a.keyword or a.star for a in node.args) and \
-            bool(self.qualified_names(node.func) & CASTS) and self.legacy_class(node.args[0].value) in RECORDS
+            bool(self.qualified_names(node.func) & CASTS) and legacy_only(self, node.args[0].value) in RECORDS
 
     def visit_Call(self, node: cst.Call) -> None:
         if self._builtin(node.func, "isinstance") and len(node.args) == 2:
-            legacy = self.legacy_class(node.args[1].value) or next(
-                (self.legacy_class(e.value) for e in getattr(node.args[1].value, "elements", ())
-                 if self.legacy_class(e.value)), None)
+            legacy = legacy_only(self, node.args[1].value) or next(
+                (legacy_only(self, e.value) for e in getattr(node.args[1].value, "elements", ())
+                 if legacy_only(self, e.value)), None)
             if legacy in RECORDS:
                 self.manual(node, ISINSTANCE_REASON.format(cls=legacy))
 
@@ -44,7 +44,7 @@ class TypingCast(LegacyRule):
         if not self._cast_of_record(original_node):
             return updated_node
         value = updated_node.args[1].value
-        self.migrated(original_node, f"cast({self.legacy_class(original_node.args[0].value)}, x) -> x")
+        self.migrated(original_node, f"cast({legacy_only(self, original_node.args[0].value)}, x) -> x")
         self.remove_unused_import("typing", "cast")
         if not isinstance(value, _ATOMS) and not value.lpar:
             value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
