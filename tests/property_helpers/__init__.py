@@ -1,0 +1,1 @@
+"""Hypothesis strategies for the property tests (tests/test_properties.py)."""
