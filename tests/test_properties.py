@@ -108,12 +108,10 @@ def test_found_gap_is_a_manual_site(cls: str) -> None:
     assert [s.outcome for s in result.sites] == ["manual"] and MARKER_PREFIX in result.new_source
 
 
-@pytest.mark.xfail(strict=True, reason="rules bug: a legacy import rebound in the same module by a local class "
-                                       "or function is still treated as legacy (policy_metadata rewrites the "
-                                       "local PolicyMetadata(...) call to dict(...))")
 @pytest.mark.parametrize("definition", ["class PolicyMetadata(dict):\n    pass", "def PolicyMetadata(**kw):\n    return kw"])
 def test_legacy_name_rebound_locally_is_not_migrated(definition: str) -> None:
-    """A dangling legacy import followed by the module's own (new-world) definition of the name."""
+    """A dangling legacy import, then the module's own (new-world) definition of the name: the call
+    means the local one (found by the property; policy_metadata used to rewrite it to dict(...))."""
     source = (f"from metta.agent.policy_metadata import PolicyMetadata\n\n\n{definition}\n\n\n"
               "meta = PolicyMetadata(epoch=1)\n")
     result = _migrate(source)
