@@ -367,3 +367,32 @@ def legacy_modules(draw: st.DrawFn) -> GeneratedModule:
     parts = ["\n".join(header), *chunks, *body, *late]
     source = "\n\n\n".join(p for p in parts if p) + "\n"
     return GeneratedModule(source, unrelated, set(classes))
+
+
+#: Minimal legacy modules (path -> source) for a project the generated module lives in, so that
+#: `apply` has legacy files to delete (or keep, for a marked manual site).
+LEGACY_TREE = {
+    "metta/__init__.py": "",
+    "metta/agent/__init__.py": "",
+    "metta/agent/policy_record.py": "class PolicyRecord:\n    def __init__(self, policy_store, run_name, uri, metadata):\n"
+                                    "        self.run_name, self.uri, self.metadata = run_name, uri, metadata\n",
+    "metta/agent/policy_store.py": "from metta.agent.policy_record import PolicyRecord\n\n\n"
+                                   "class PolicySelectorType:\n    pass\n\n\nclass PolicySelectorConfig:\n    pass\n\n\n"
+                                   "class PolicyMissingError(Exception):\n    pass\n\n\nclass PolicyStore:\n"
+                                   "    def policy_record(self, uri, selector_type='top', metric='score'):\n"
+                                   "        return PolicyRecord(self, 'run', uri, {})\n",
+    "metta/agent/policy_metadata.py": "class PolicyMetadata(dict):\n    pass\n",
+    "metta/agent/policy_cache.py": "class PolicyCache:\n    def __init__(self, max_size=10):\n        self.max_size = max_size\n",
+    "metta/agent/mocks/__init__.py": "from metta.agent.mocks.mock_policy_record import MockPolicyRecord\n\n"
+                                     "__all__ = ['MockPolicyRecord']\n",
+    "metta/agent/mocks/mock_policy_record.py": "from metta.agent.policy_record import PolicyRecord\n\n\n"
+                                               "class MockPolicyRecord(PolicyRecord):\n    pass\n",
+    "metta/rl/__init__.py": "",
+    "metta/rl/simple_checkpoint_manager.py": "class SimpleCheckpointManager:\n    def __init__(self, run_dir, run_name):\n"
+                                             "        self.run_dir, self.run_name = run_dir, run_name\n",
+    "metta/rl/trainer_checkpoint.py": "class TrainerCheckpoint:\n    pass\n",
+    "metta/sim/__init__.py": "",
+    "metta/sim/simple_policy_store.py": "class SimplePolicyStore:\n    pass\n",
+    "metta/sim/policy_wrapper.py": "class PolicyWrapper:\n    pass\n\n\nPolicyRecord = PolicyWrapper\n",
+    "metta/tools/__init__.py": "",
+}
