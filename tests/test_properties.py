@@ -43,10 +43,10 @@ PATH = MODULE_NAME.replace(".", "/") + ".py"
 #: (every rule's LibCST metadata and visits, for facts + migrate, twice for idempotence); a program
 #: without legacy names about 0.2 s. TINYCKPT_PROPERTY_EXAMPLES=500 runs the full count (about 20 min).
 LEGACY_EXAMPLES = 30
-GRAMMAR_EXAMPLES = 150
+GRAMMAR_EXAMPLES = 120
 NODE_EXAMPLES = 20
 NEAR_MISS_EXAMPLES = 60
-PROJECT_EXAMPLES = 8
+PROJECT_EXAMPLES = 6
 
 
 def _examples(default: int) -> int:
