@@ -52,3 +52,17 @@ class PolicyMetadata(dict):
 meta = PolicyMetadata(epoch=1)
 '''
     check_rule(RULES, source, source, flakes=False)
+
+
+def test_attribute_reads_on_the_result_are_manual() -> None:
+    before = '''from metta.agent.policy_metadata import PolicyMetadata
+
+
+def epoch_of(kw):
+    meta = PolicyMetadata(**kw)
+    print(meta.get("score"))
+    return meta.epoch
+'''
+    after = before.replace("    meta = ", "    # tinyckpt-migrate: manual: PolicyMetadata then .epoch: a dict has no attribute "
+                           "access; decide what replaces it\n    meta = ")
+    check_rule(RULES, before, after, sites=[("manual", "policy_metadata", ".epoch")])

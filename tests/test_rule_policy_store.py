@@ -159,15 +159,3 @@ def use(load):
                            "decide what this handler catches\n    try:")
     check_rule(RULES, before, after, sites=[("manual", "policy_store", "PolicyMissingError")])
 
-
-def test_policy_cache_is_manual() -> None:
-    before = '''from metta.agent.policy_cache import PolicyCache
-
-
-def use():
-    cache = PolicyCache(max_size=3)
-    cache.put("k", None)
-'''
-    after = before.replace("    cache = ", "    # tinyckpt-migrate: manual: PolicyCache has no tinyckpt counterpart (agents are "
-                           "loaded with torch.load); decide whether this cache stays\n    cache = ")
-    check_rule(RULES, before, after, sites=[("manual", "policy_cache", "PolicyCache")])
