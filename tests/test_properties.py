@@ -2,8 +2,13 @@
 
 For modules that use legacy names in random but valid shapes (tests/property_helpers): the
 output parses, a second run changes nothing, every statement that does not involve a legacy name
-survives byte for byte, and a legacy import is only left behind for a marked manual site. For
-programs without legacy names (hypothesmith): the output is the input, byte for byte.
+survives byte for byte, and a legacy import is only left behind for a marked manual site; `apply`
+on a project that also holds the legacy modules never leaves an import of a module it deleted. For
+programs without legacy names (hypothesmith) and modules of near misses only: the output is the
+input, byte for byte.
+
+Example counts are sized for CI (see LEGACY_EXAMPLES...); TINYCKPT_PROPERTY_EXAMPLES=500 runs the
+full count of every property.
 
 The checks run every rule registered in `codemods.rules.RULES` at the time they run, so they get
 stronger as rules land. Reproducible in CI: derandomized, no example database.
@@ -38,15 +43,16 @@ from codemods.rules._base import MARKER_PREFIX
 CONFIG = Config()
 PATH = MODULE_NAME.replace(".", "/") + ".py"
 
-#: Default examples per property in CI, sized to keep this file near two minutes on two cores.
-#: Measured (2026-11-26, 15 rules registered): a generated legacy module costs about 2.2 s of CPU
+#: Default examples per property in CI, sized so this file takes about two minutes of the suite.
+#: Measured (2026-11-26, 16 rules registered, 2 cores): a generated legacy module costs 2-4 s
 #: (every rule's LibCST metadata and visits, for facts + migrate, twice for idempotence); a program
-#: without legacy names about 0.2 s. TINYCKPT_PROPERTY_EXAMPLES=500 runs the full count (about 20 min).
-LEGACY_EXAMPLES = 30
-GRAMMAR_EXAMPLES = 120
+#: without legacy names about 0.2-0.3 s. TINYCKPT_PROPERTY_EXAMPLES=500 runs the full count of every
+#: property (over half an hour for the legacy one).
+LEGACY_EXAMPLES = 15
+GRAMMAR_EXAMPLES = 80
 NODE_EXAMPLES = 20
-NEAR_MISS_EXAMPLES = 60
-PROJECT_EXAMPLES = 6
+NEAR_MISS_EXAMPLES = 40
+PROJECT_EXAMPLES = 4
 
 
 def _examples(default: int) -> int:
@@ -111,6 +117,22 @@ def test_found_gap_is_a_manual_site(cls: str) -> None:
     result = _migrate(FOUND_GAPS[cls])
     assert result.error is None
     assert [s.outcome for s in result.sites] == ["manual"] and MARKER_PREFIX in result.new_source
+
+
+@pytest.mark.xfail(strict=True, reason="rules bug (simple_store_parameters): a store built alone in a block "
+                                       "(`if enabled: sps = SimplePolicyStore.create()`) is reported 'removed the store' "
+                                       "but stays, with its legacy import and no marker; a second run reports it again")
+def test_store_built_alone_in_a_block() -> None:
+    source = ("import metta.sim.simple_policy_store\n\n\ndef use(enabled):\n    if enabled:\n"
+              "        sps = metta.sim.simple_policy_store.SimplePolicyStore.create()\n"
+              "    pw = sps.policy_record(\"file:///tmp/train_dir/run_c/checkpoints/agent_epoch_7.pt\")\n"
+              "    return pw.metadata.epoch\n")
+    first = _migrate(source)
+    assert first.error is None
+    left = legacy_imports(first.new_source)
+    assert not left or MARKER_PREFIX in first.new_source, left
+    again = _migrate(first.new_source)
+    assert again.new_source == first.new_source and not [s for s in again.sites if s.outcome == "migrated"]
 
 
 @pytest.mark.parametrize("definition", ["class PolicyMetadata(dict):\n    pass", "def PolicyMetadata(**kw):\n    return kw"])

@@ -14,6 +14,7 @@ isinstance, legacy statements alone in a block, and unrelated statements interle
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
 
@@ -262,8 +263,10 @@ def _function(draw: st.DrawFn, uses: list[tuple[str, str]], names: _Names, lazy_
         params += [p for p in extra if p not in params and p.split(":")[0] not in [q.split(":")[0] for q in params]]
         steps += body
     # a legacy step sometimes alone in a block
-    if steps and draw(st.booleans()):
-        i = draw(st.integers(0, len(steps) - 1))
+    # (except a SimplePolicyStore construction: that gap is pinned by a strict xfail in test_properties.py)
+    wrappable = [i for i, step in enumerate(steps) if not re.match(r"sps_\d+ = ", step)]
+    if wrappable and draw(st.booleans()):
+        i = draw(st.sampled_from(wrappable))
         wrapper = draw(st.sampled_from(["if enabled:", "for _ in range(1):", "with nullcontext():", "while False:"]))
         steps[i] = f"{wrapper}\n{textwrap.indent(steps[i], '    ')}"
         params.append("enabled") if "enabled" not in params else None
