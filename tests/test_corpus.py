@@ -46,7 +46,7 @@ SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])  # the venv's (libcst, to
 JOBS = 2
 
 #: Bytes of real files pushed through every rule (part 2); files up to MAX_SAMPLE_FILE bytes each.
-SAMPLE_BYTES = int(os.environ.get("TINYCKPT_CORPUS_SAMPLE_KB", "120")) * 1024
+SAMPLE_BYTES = int(os.environ.get("TINYCKPT_CORPUS_SAMPLE_KB", "200")) * 1024
 MAX_SAMPLE_FILE = 4 * 1024
 BYPASS = "\n# (tinyckpt-migrate corpus: this comment only lets the file past the prefilter)\n"
 
