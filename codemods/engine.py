@@ -7,15 +7,23 @@ import dataclasses
 import difflib
 import re
 import traceback
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
 from codemods.config import Config
 from codemods.rules import RULES
-from codemods.rules._base import CONFIG_KEY, INDEX_KEY, MARKER_PREFIX, SITES_KEY, LegacyRule, Site
+from codemods.rules._base import (
+    CONFIG_KEY,
+    INDEX_KEY,
+    MARKER_PREFIX,
+    SITES_KEY,
+    LegacyRule,
+    Site,
+)
 
 _SCRATCH_IMPORT_KEYS = ("AddImportsVisitor", "RemoveImportsVisitor")
 
@@ -87,6 +95,8 @@ def migrate_source(
     config = config or Config()
     if module_name and config.is_legacy_module(module_name):
         return FileResult(path, source, source)  # legacy definitions are deleted or kept, never rewritten
+    if index is None and not _may_need_rules(source, config):
+        return FileResult(path, source, source)  # run alone: only an import can bring legacy names in
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -116,6 +126,45 @@ def migrate_source(
     if error:
         return FileResult(path, source, source, error=error)
     return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+
+
+def _legacy_words(config: Config) -> frozenset[str]:
+    """Names that, imported from anywhere, may be legacy: the classes and the legacy modules' own names."""
+    return frozenset({qn.rpartition(".")[2] for qn in config.legacy_names}
+                     | {m.rpartition(".")[2] for m in config.legacy_modules})
+
+
+def _may_need_rules(source: str, config: Config) -> bool:
+    """False when, without cross-file facts, no rule can have work in this text: it imports nothing
+    that may be legacy (nor the target), and holds no marker and no commented-out legacy import.
+
+    Every rule matches by qualified name, i.e. through an import, so a file run alone that only
+    *mentions* a legacy name (a docstring, an unrelated class, "AWS::...::PolicyStore" in a data
+    table) is left alone before the (expensive) LibCST parse and metadata. With an index (the
+    runner) every candidate goes through the rules: the facts may make an import-free file's
+    functions receive records from other files. A file `ast` cannot parse goes on to LibCST,
+    which reports it (or parses syntax newer than this Python).
+    """
+    if MARKER_PREFIX.strip() in source:
+        return True
+    words = _legacy_words(config)
+    if re.search(r"#\s*(?:from|import)\s[^\n]*\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b", source):
+        return True  # a commented-out legacy import
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            if any(config.is_legacy_module(a.name) or set(a.name.split(".")) & words for a in node.names):
+                return True
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if config.is_legacy_module(module) or set(module.split(".")) & words or module == config.target:
+                return True  # (the target import: legacy_imports keeps its names sorted)
+            if any(a.name in words or a.name == "*" for a in node.names):
+                return True
+    return False
 
 
 def _to_original_lines(sites: list[Site], first: int, seen: str, original: str) -> None:
