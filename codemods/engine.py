@@ -236,6 +236,15 @@ def _one_line(exc: BaseException) -> str:
 
 # -- deletion planning ------------------------------------------------------------------------------
 
+def import_base(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module a `from ... import` names, relative levels resolved against `package`."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".") if package else []
+    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+    return ".".join([*parts, node.module] if node.module else parts)
+
+
 def imported_modules(source: str, module_name: str, is_package: bool) -> set[str]:
     """Every module a file imports (relative imports resolved; `from a import b` yields a and a.b)."""
     try:
@@ -248,12 +257,7 @@ def imported_modules(source: str, module_name: str, is_package: bool) -> set[str
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                base = ".".join([*parts, node.module] if node.module else parts)
-            else:
-                base = node.module or ""
+            base = import_base(node, package)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
     return found

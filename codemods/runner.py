@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from codemods.config import Config
-from codemods.engine import ModuleFacts, collect_facts, imported_modules, merge_facts, migrate_source, plan_deletions
+from codemods.engine import (
+    ModuleFacts,
+    collect_facts,
+    import_base,
+    imported_modules,
+    merge_facts,
+    migrate_source,
+    plan_deletions,
+)
 from codemods.files import (
     SourceError,
     glob_regex,
@@ -147,12 +155,7 @@ def _first_party_imports(source: str, module: str, is_package: bool, config: Con
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                base = ".".join([*parts, node.module] if node.module else parts)
-            else:
-                base = node.module or ""
+            base = import_base(node, package)
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
                 found.append(sub if alias.name != "*" and config.is_legacy_module(sub) else base)
