@@ -1,0 +1,51 @@
+"""What the two golden tests share: migrate a copy of an example project, and read trees and markers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codemods import runner
+from codemods.config import find_config
+from codemods.rules._base import MARKER_PREFIX
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (caches left out), by posix path, as bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts}
+
+
+def markers(root: Path) -> set[tuple[str, int]]:
+    """(path, line of the marked statement) for every manual marker in a tree."""
+    found = set()
+    for path, data in tree(root).items():
+        lines = data.decode().splitlines() if path.endswith(".py") else []
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith(MARKER_PREFIX) and not lines[number].strip().startswith(MARKER_PREFIX):
+                found.add((path, number + 1))
+    return found
+
+
+def migrate(root: Path) -> runner.RunResult:
+    """`apply` over the project at `root` (the current directory), asserting nothing failed."""
+    result = runner.run([Path(".")], find_config(root), jobs=1)
+    assert result.errors == []
+    applied = runner.apply_changes(result)
+    assert applied.errors == []
+    return result
+
+
+def migrated_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, runner.RunResult]]:
+    """fixtures/<name> copied to a temporary directory and migrated once, inside it (reported paths
+    are relative to the project root)."""
+    root = tmp_path_factory.mktemp("golden") / name
+    shutil.copytree(FIXTURES / name, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        yield root, migrate(root)
