@@ -21,6 +21,15 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts}
 
 
+def assert_same_tree(root: Path, golden: Path) -> None:
+    """The same file set, and every file byte for byte (a text diff first, for a readable failure)."""
+    got, want = tree(root), tree(golden)
+    assert sorted(got) == sorted(want), "file sets differ"
+    for path in sorted(want):
+        assert got[path].decode() == want[path].decode(), path
+    assert got == want
+
+
 def markers(root: Path) -> set[tuple[str, int]]:
     """(path, line of the marked statement) for every manual marker in a tree."""
     found = set()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codemods import runner
-from golden_helpers import FIXTURES, markers, migrate, migrated_copy, tree
+from golden_helpers import FIXTURES, assert_same_tree, markers, migrate, migrated_copy, tree
 
 GOLDEN = FIXTURES / "legacy_full_expected"
 MIN_MIGRATED = 0.85  # issue 6: at least 85% of the legacy reference sites migrate automatically
@@ -22,11 +22,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, r
 
 def test_migration_reproduces_the_golden(migrated: tuple[Path, runner.RunResult]) -> None:
     root, _ = migrated
-    got, want = tree(root), tree(GOLDEN)
-    assert sorted(got) == sorted(want), "file sets differ"
-    for path in sorted(want):
-        assert got[path].decode() == want[path].decode(), path
-    assert got == want
+    assert_same_tree(root, GOLDEN)
 
 
 def test_manual_sites_are_the_goldenmarkers(migrated: tuple[Path, runner.RunResult]) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from codemods import runner
 from codemods.config import find_config
-from golden_helpers import FIXTURES, markers, migrated_copy, tree
+from golden_helpers import FIXTURES, assert_same_tree, markers, migrated_copy
 
 GOLDEN = FIXTURES / "legacy_half_expected"
 KEPT = {"metta/sim/simple_policy_store.py", "metta/sim/policy_wrapper.py"}  # a manual site still needs the store
@@ -25,11 +25,7 @@ def test_migration_reproduces_the_golden(migrated: tuple[Path, runner.RunResult]
     """Every file byte for byte (tests/test_trainer.py too: it reaches the rules through the checkpoint_manager
     rule's fixture-name needles), deleted files absent."""
     root, _ = migrated
-    got, want = tree(root), tree(GOLDEN)
-    assert sorted(got) == sorted(want), "file sets differ"
-    for path in sorted(want):
-        assert got[path].decode() == want[path].decode(), path
-    assert got == want
+    assert_same_tree(root, GOLDEN)
 
 
 def test_reported_sites_match_the_golden(migrated: tuple[Path, runner.RunResult]) -> None:
