@@ -119,9 +119,6 @@ def test_found_gap_is_a_manual_site(cls: str) -> None:
     assert [s.outcome for s in result.sites] == ["manual"] and MARKER_PREFIX in result.new_source
 
 
-@pytest.mark.xfail(strict=True, reason="rules bug (simple_store_parameters): a store built alone in a block "
-                                       "(`if enabled: sps = SimplePolicyStore.create()`) is reported 'removed the store' "
-                                       "but stays, with its legacy import and no marker; a second run reports it again")
 def test_store_built_alone_in_a_block() -> None:
     source = ("import metta.sim.simple_policy_store\n\n\ndef use(enabled):\n    if enabled:\n"
               "        sps = metta.sim.simple_policy_store.SimplePolicyStore.create()\n"

@@ -30,7 +30,8 @@ REMOVED = ("store = SimplePolicyStore(...) / SimplePolicyStore.create(...)", "de
 class SimpleStoreParameters(ScopedRule):
     NAME = "simple_store_parameters"
     RELEVANT = frozenset({STORE})
-    DESCRIPTION = "Removed once unused: " + "; ".join(REMOVED) + ". A store argument with side effects -> manual."
+    DESCRIPTION = ("Removed once unused: " + "; ".join(REMOVED) + " (a block left empty gets `pass`). A store "
+                   "argument with side effects, or an unused store whose line cannot simply go -> manual.")
     METADATA_DEPENDENCIES = (*ScopedRule.METADATA_DEPENDENCIES, ParentNodeProvider, ScopeProvider)
 
     @classmethod
@@ -103,45 +104,80 @@ class SimpleStoreParameters(ScopedRule):
 
     # -- store variables that end up unused --------------------------------------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
-        if not (len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and self.is_store(node.value)
-                and self.holds(self.stores, node.targets[0].target)
-                and _pure(node.value)):
+        if len(node.targets) == 1:
+            self._store_binding(node, node.targets[0].target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store_binding(node, node.target, node.value)
+
+    def _store_binding(self, node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+        """`name = <store>` whose every use goes: its line goes too, or it is manual when that is no plain
+        line deletion (decided over every binding of the name, so all of them go or none)."""
+        if not (isinstance(target, cst.Name) and value is not None and self.is_store(value)
+                and self.holds(self.stores, target)):
             return
         scope = self.get_metadata(ScopeProvider, node, None)
-        name = node.targets[0].target.value
-        if scope is None or len(scope.assignments[name]) != 1:
+        if scope is None:
             return
-        for access in scope.accesses[name]:
-            parent = self.get_metadata(ParentNodeProvider, access.node, None)
-            if isinstance(parent, cst.Attribute):
-                call = self.get_metadata(ParentNodeProvider, parent, None)
-                if _record_call(call) and record_problem(call) is None:  # type: ignore[arg-type]
-                    continue
-            if isinstance(parent, cst.Arg):
-                call = self.get_metadata(ParentNodeProvider, parent, None)
-                if isinstance(call, cst.Call) and any(call.args[i] is parent for i in self._dropped(call)):
-                    continue
+        # every binding of the name in its scope, and every use of them (nested functions included)
+        assignments = scope.assignments[target.value]
+        if not all(self._use_goes(access.node) for a in assignments for access in a.references):
             return
-        self._drop_lines.add(id(self.get_metadata(ParentNodeProvider, node)))
+        lines = [self._store_line(a.node) for a in assignments]
+        problem = next((p for p in lines if isinstance(p, str)), None)
+        if problem:
+            self.manual(node, f"the store is not used any more, but {problem}; remove it by hand")
+        else:
+            self._drop_lines.update(id(line) for line in lines)
+
+    def _use_goes(self, name: cst.CSTNode) -> bool:
+        """A use of a store variable that the migration removes (a record call or a dropped argument)."""
+        parent = self.get_metadata(ParentNodeProvider, name, None)
+        if isinstance(parent, cst.Attribute):
+            call = self.get_metadata(ParentNodeProvider, parent, None)
+            return _record_call(call) and record_problem(call) is None  # type: ignore[arg-type]
+        if isinstance(parent, cst.Arg):
+            call = self.get_metadata(ParentNodeProvider, parent, None)
+            return isinstance(call, cst.Call) and any(call.args[i] is parent for i in self._dropped(call))
+        return False
+
+    def _store_line(self, name: cst.CSTNode) -> cst.SimpleStatementLine | str:
+        """The line `name = <store>` that binds `name`, or why deleting a line would not remove just that."""
+        parent = self.get_metadata(ParentNodeProvider, name, None)
+        assign = self.get_metadata(ParentNodeProvider, parent, None) if isinstance(parent, cst.AssignTarget) else parent
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1 and assign.targets[0].target is name
+                or isinstance(assign, cst.AnnAssign) and assign.target is name and assign.value is not None):
+            return "its name is also bound another way"
+        if not self.is_store(assign.value):  # type: ignore[arg-type]
+            return "its name is also assigned something else"
+        if not _pure(assign.value):  # type: ignore[arg-type]
+            return "building it calls code in its arguments (keep the side effects you need)"
+        line = self.get_metadata(ParentNodeProvider, assign, None)
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1):
+            return "it is built on a line with other statements"
+        return line
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> Any:
-        return updated_node.with_changes(body=self._without_stores(original_node.body, updated_node.body))
+        return updated_node.with_changes(body=self._without_stores(original_node.body, updated_node.body, True))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        return updated_node.with_changes(body=self._without_stores(original_node.body, updated_node.body))
+        return updated_node.with_changes(body=self._without_stores(original_node.body, updated_node.body, False))
 
-    def _without_stores(self, original: Any, updated: Any) -> list[Any]:
-        """Drop the unused store lines; their leading blank lines and comments stay, on the next line."""
+    def _without_stores(self, original: Any, updated: Any, block: bool) -> list[Any]:
+        """Drop the unused store lines; their leading blank lines and comments stay, on the next line (a block
+        left empty gets a `pass`)."""
         body: list[Any] = []
         carry: list[cst.EmptyLine] = []
         for old, new in zip(original, updated):
-            if id(old) in self._drop_lines and len(old.body) == 1:
+            if id(old) in self._drop_lines:
                 self.migrated(old, "removed the store: nothing uses it any more")
                 carry += list(new.leading_lines)
                 continue
             body.append(new.with_changes(leading_lines=[*carry, *new.leading_lines]) if carry else new)
             carry = []
-        return body if body else list(updated)
+        if block and not body:
+            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carry)]
+        return body
 
     # -- store parameters ----------------------------------------------------------------------------
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> Any:
