@@ -124,8 +124,9 @@ class SimpleStoreParameters(ScopedRule):
         if not all(self._use_goes(access.node) for a in assignments for access in a.references):
             return
         lines = [self._store_line(a.node) for a in assignments]
-        problem = next((p for p in lines if isinstance(p, str)), None)
-        if problem:
+        if any(isinstance(line, str) for line in lines):
+            own = self._store_line(target)
+            problem = own if isinstance(own, str) else "another binding of its name cannot simply go"
             self.manual(node, f"the store is not used any more, but {problem}; remove it by hand")
         else:
             self._drop_lines.update(id(line) for line in lines)
