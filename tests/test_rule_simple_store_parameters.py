@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rule_helpers import check_rule
 
 from codemods.rules._base import MARKER_PREFIX
@@ -61,3 +62,107 @@ def test_a_function_passed_around_keeps_its_store_parameter() -> None:
 def test_an_unannotated_parameter_is_not_taken_for_a_store() -> None:
     source = "def evaluate(policy_store, uri):\n    return policy_store.policy_record(uri)\n\n\nevaluate(None, 'x')\n"
     check_rule(SimpleStoreParameters, source, source)
+
+
+# -- a store built inside a block ---------------------------------------------------------------------
+# (the body of a compound statement cannot be empty: the store's line becomes `pass` when it was alone)
+BLOCKS = {
+    "if": ("    if enabled:\n", ""),
+    "else": ("    if enabled:\n        print(uri)\n    else:\n", ""),
+    "try": ("    try:\n", "    except ImportError:\n        return None\n"),
+    "with": ("    with lock:\n", ""),
+    "for": ("    for _ in range(2):\n", ""),
+}
+
+
+def _in_block(block: str, inner: str) -> str:
+    head, tail = BLOCKS[block]
+    return (f"\n\ndef play(uri, enabled, lock):\n{head}{inner}{tail}"
+            "    return sps.policy_record(uri)\n")
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_a_store_built_alone_in_a_block_leaves_a_pass(block: str) -> None:
+    before = STORE + _in_block(block, "        sps = SimplePolicyStore.create()\n")
+    after = "from tinyckpt import latest_checkpoint\n" + _in_block(block, "        pass\n").replace(
+        "sps.policy_record(uri)", "latest_checkpoint(uri)")
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_a_store_built_in_a_block_with_other_statements_goes_alone(block: str) -> None:
+    before = STORE + _in_block(block, "        print(uri)\n        sps = SimplePolicyStore(device='cpu')\n"
+                                      "        print(enabled)\n")
+    after = "from tinyckpt import latest_checkpoint\n" + _in_block(block, "        print(uri)\n        print(enabled)\n"
+                                                                   ).replace("sps.policy_record(uri)", "latest_checkpoint(uri)")
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
+
+
+def test_the_comments_above_a_lone_store_stay_above_its_pass() -> None:
+    before = STORE + "\n\ndef play(uri, enabled):\n    if enabled:\n        # the default device\n" \
+                     "        sps = SimplePolicyStore()\n    return sps.policy_record(uri)\n"
+    after = ("from tinyckpt import latest_checkpoint\n\n\ndef play(uri, enabled):\n    if enabled:\n"
+             "        # the default device\n        pass\n    return latest_checkpoint(uri)\n")
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
+
+
+def test_a_store_built_in_both_branches_goes_from_both() -> None:
+    before = STORE + ("\n\ndef play(uri, device):\n    if device:\n        sps = SimplePolicyStore.create(device=device)\n"
+                      "    else:\n        sps = SimplePolicyStore()\n    return sps.policy_record(uri)\n")
+    after = ("from tinyckpt import latest_checkpoint\n\n\ndef play(uri, device):\n    if device:\n        pass\n"
+             "    else:\n        pass\n    return latest_checkpoint(uri)\n")
+    check_rule(PIPELINE, before, after, sites=[L, P, P, S])
+
+
+def test_a_store_whose_only_use_is_in_a_nested_function_goes() -> None:
+    before = STORE + ("\n\ndef play(uri):\n    sps = SimplePolicyStore()\n\n    def load():\n"
+                      "        return sps.policy_record(uri)\n    return load\n")
+    after = ("from tinyckpt import latest_checkpoint\n\n\ndef play(uri):\n\n    def load():\n"
+             "        return latest_checkpoint(uri)\n    return load\n")
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
+
+
+def test_a_store_a_nested_function_still_reads_stays() -> None:
+    source = STORE + "\n\ndef play():\n    sps = SimplePolicyStore()\n\n    def device():\n        return sps\n    return device\n"
+    check_rule(SimpleStoreParameters, source, source)
+
+
+def test_a_store_annotated_with_its_class_goes_too() -> None:
+    before = STORE + "\n\ndef play(uri):\n    sps: SimplePolicyStore = SimplePolicyStore()\n    return sps.policy_record(uri)\n"
+    after = "from tinyckpt import latest_checkpoint\n\n\ndef play(uri):\n    return latest_checkpoint(uri)\n"
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
+
+
+# an unused store whose removal is not the deletion of its own line is left as it was, for a person;
+# its import stays with it (the record calls still migrate)
+UNUSED = f"{MARKER_PREFIX}the store is not used any more, but "
+SHARED_LINE = UNUSED + "it is built on a line with other statements; remove it by hand"
+IMPURE = UNUSED + "building it calls code in its arguments (keep the side effects you need); remove it by hand"
+M = ("manual", "simple_store_parameters")
+
+
+@pytest.mark.parametrize("statement", ["    if enabled: sps = SimplePolicyStore()\n",
+                                       "    sps = SimplePolicyStore(); print(enabled)\n"], ids=["if-suite", "semicolons"])
+def test_an_unused_store_sharing_its_line_is_manual(statement: str) -> None:
+    before = STORE + f"\n\ndef play(uri, enabled):\n{statement}    return sps.policy_record(uri)\n"
+    after = (STORE + "from tinyckpt import latest_checkpoint\n\n\ndef play(uri, enabled):\n"
+             f"    {SHARED_LINE}\n{statement}    return latest_checkpoint(uri)\n")
+    check_rule(PIPELINE, before, after, sites=[S, (*M, "on a line with other statements")])
+
+
+def test_an_unused_store_built_with_a_call_in_its_arguments_is_manual() -> None:
+    before = STORE + ("\n\ndef play(uri):\n    sps = SimplePolicyStore.create(device=pick_device())\n"
+                      "    return sps.policy_record(uri)\n")
+    after = (STORE + "from tinyckpt import latest_checkpoint\n\n\ndef play(uri):\n"
+             f"    {IMPURE}\n    sps = SimplePolicyStore.create(device=pick_device())\n    return latest_checkpoint(uri)\n")
+    check_rule(PIPELINE, before, after, sites=[S, (*M, "calls code")])
+
+
+def test_every_binding_of_an_unused_store_goes_or_none() -> None:
+    before = STORE + ("\n\ndef play(uri, enabled):\n    if enabled:\n        sps = SimplePolicyStore()\n"
+                      "    else:\n        sps = SimplePolicyStore(pick_device())\n    return sps.policy_record(uri)\n")
+    after = (STORE + "from tinyckpt import latest_checkpoint\n\n\ndef play(uri, enabled):\n    if enabled:\n"
+             f"        {UNUSED}another binding of its name cannot simply go; remove it by hand\n"
+             f"        sps = SimplePolicyStore()\n    else:\n        {IMPURE}\n"
+             "        sps = SimplePolicyStore(pick_device())\n    return latest_checkpoint(uri)\n")
+    check_rule(PIPELINE, before, after, sites=[(*M, "another binding"), S, (*M, "calls code")])
