@@ -107,14 +107,19 @@ def migrate_source(
     rule = None
     try:
         original, original_code = tree, tree.code
+        code = original_code  # of `tree`
         for rule in rules if rules is not None else RULES:
-            before, reported = tree, len(context.scratch[SITES_KEY])
-            tree = rule(context).transform_module(tree)
+            seen, reported = code, len(context.scratch[SITES_KEY])
+            result = rule(context).transform_module(tree)
             for key in _SCRATCH_IMPORT_KEYS:  # each rule already ran its own import edits
                 context.scratch.pop(key, None)
-            if before is not original and len(context.scratch[SITES_KEY]) > reported:
-                _to_original_lines(context.scratch[SITES_KEY], reported, before.code, original_code)
-        new_source = tree.code
+            if result is not tree:
+                code = result.code
+                if code != seen:  # (rebuilt but unchanged: keep the tree whose metadata is resolved)
+                    tree = result
+            if seen != original_code and len(context.scratch[SITES_KEY]) > reported:
+                _to_original_lines(context.scratch[SITES_KEY], reported, seen, original_code)
+        new_source = code
     except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
         where = f"rule {rule.NAME}" if rule is not None else "engine"
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()

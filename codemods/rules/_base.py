@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence, Union
 
 import libcst as cst
 from libcst.codemod import Codemod, CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import PositionProvider, QualifiedNameProvider, QualifiedNameSource
+from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, QualifiedNameSource
 
 from codemods.config import Config
 
@@ -18,6 +21,7 @@ MARKER_PREFIX = "# tinyckpt-migrate: manual: "
 CONFIG_KEY = "tinyckpt.config"
 INDEX_KEY = "tinyckpt.index"
 SITES_KEY = "tinyckpt.sites"
+WRAPPER_KEY = "tinyckpt.wrapper"  # the metadata of the tree the rules see now (see `shared_wrapper`)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,23 @@ class Site:
     rule: str
     outcome: str  # "migrated" | "manual"
     message: str
+
+
+def shared_wrapper(context: CodemodContext, tree: cst.Module) -> MetadataWrapper:
+    """The MetadataWrapper of `tree`, shared by every rule that sees this same tree.
+
+    LibCST gives each codemod its own wrapper (a deep copy of the tree, then every provider resolved
+    again): sixteen rules over one file paid for the same scope analysis sixteen times. Here a rule
+    that gets the tree the previous rule left unchanged (the engine hands on `wrapper.module` then)
+    reuses the metadata already resolved; a changed tree gets a new wrapper. (A rule visits
+    `wrapper.module`, the wrapper's own copy of `tree`, as LibCST's codemods do.)
+    """
+    given, wrapper = context.scratch.get(WRAPPER_KEY) or (None, None)
+    if wrapper is not None and (tree is given or tree is wrapper.module):
+        return wrapper
+    wrapper = MetadataWrapper(tree)
+    context.scratch[WRAPPER_KEY] = (tree, wrapper)
+    return wrapper
 
 
 def marker(reason: str) -> str:
@@ -76,6 +97,18 @@ class LegacyRule(VisitorBasedCodemodCommand):
         self.config: Config = context.scratch.get(CONFIG_KEY) or Config()
         self._statements: list[_Statement] = []
         self._markers: dict[int, list[str]] = {}
+
+    @contextmanager
+    def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
+        # Codemod's own version, with the wrapper shared across rules (`shared_wrapper`).
+        wrapper = shared_wrapper(self.context, module)
+        previous = self.context.wrapper
+        with self.resolve(wrapper):
+            self.context = dataclasses.replace(self.context, wrapper=wrapper)
+            try:
+                yield wrapper.module
+            finally:
+                self.context = dataclasses.replace(self.context, wrapper=previous)
 
     # -- cross-file facts -------------------------------------------------------------------------
     @classmethod
