@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import difflib
 import re
+import threading
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ def migrate_source(
     if index is None and not _may_need_rules(source, config):
         return FileResult(path, source, source)  # run alone: only an import can bring legacy names in
     try:
-        tree = cst.parse_module(source)
+        tree = _parse(source)
     except cst.ParserSyntaxError as exc:
         return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
     except Exception as exc:  # noqa: BLE001 - the engine never raises
@@ -131,6 +132,20 @@ def migrate_source(
     if error:
         return FileResult(path, source, source, error=error)
     return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+
+
+_LAST_PARSE = threading.local()
+
+
+def _parse(source: str) -> cst.Module:
+    """`cst.parse_module`, the same tree again for the same text (trees are immutable): facts then
+    migrate over one file share the tree, so its metadata and value graph are computed once."""
+    last = getattr(_LAST_PARSE, "slot", None)
+    if last is not None and last[0] == source:
+        return last[1]
+    tree = cst.parse_module(source)
+    _LAST_PARSE.slot = (source, tree)
+    return tree
 
 
 def _legacy_words(config: Config) -> frozenset[str]:
@@ -211,7 +226,7 @@ def collect_facts(
     """Cross-file facts one file contributes, by rule name (see `LegacyRule.collect`). Never raises."""
     config = config or Config()
     try:
-        tree = cst.parse_module(source)
+        tree = _parse(source)
     except Exception:  # noqa: BLE001 - reported by migrate_source
         return {}
     facts: dict[str, list[Any]] = {}

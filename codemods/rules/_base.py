@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ MARKER_PREFIX = "# tinyckpt-migrate: manual: "
 CONFIG_KEY = "tinyckpt.config"
 INDEX_KEY = "tinyckpt.index"
 SITES_KEY = "tinyckpt.sites"
-WRAPPER_KEY = "tinyckpt.wrapper"  # the metadata of the tree the rules see now (see `shared_wrapper`)
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,25 @@ class Site:
     message: str
 
 
-def shared_wrapper(context: CodemodContext, tree: cst.Module) -> MetadataWrapper:
-    """The MetadataWrapper of `tree`, shared by every rule that sees this same tree.
+def shared_wrapper(tree: cst.Module) -> MetadataWrapper:
+    """The MetadataWrapper of `tree`, shared by every rule and fact collector that sees this same tree.
 
     LibCST gives each codemod its own wrapper (a deep copy of the tree, then every provider resolved
-    again): sixteen rules over one file paid for the same scope analysis sixteen times. Here a rule
-    that gets the tree the previous rule left unchanged (the engine hands on `wrapper.module` then)
-    reuses the metadata already resolved; a changed tree gets a new wrapper. (A rule visits
-    `wrapper.module`, the wrapper's own copy of `tree`, as LibCST's codemods do.)
+    again): sixteen rules over one file paid for the same scope analysis sixteen times. Here the
+    facts pass and every rule that gets the tree unchanged (the engine hands the same tree on when a
+    rule rebuilt it without a change) reuse the metadata already resolved; a changed tree gets a new
+    wrapper. A rule visits `wrapper.module`, the wrapper's own copy of `tree`, as LibCST's codemods
+    do. One slot per thread: the engine works on one file at a time.
     """
-    given, wrapper = context.scratch.get(WRAPPER_KEY) or (None, None)
+    given, wrapper = getattr(_SHARED, "slot", (None, None))
     if wrapper is not None and (tree is given or tree is wrapper.module):
         return wrapper
     wrapper = MetadataWrapper(tree)
-    context.scratch[WRAPPER_KEY] = (tree, wrapper)
+    _SHARED.slot = (tree, wrapper)
     return wrapper
+
+
+_SHARED = threading.local()
 
 
 def marker(reason: str) -> str:
@@ -101,7 +105,7 @@ class LegacyRule(VisitorBasedCodemodCommand):
     @contextmanager
     def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
         # Codemod's own version, with the wrapper shared across rules (`shared_wrapper`).
-        wrapper = shared_wrapper(self.context, module)
+        wrapper = shared_wrapper(module)
         previous = self.context.wrapper
         with self.resolve(wrapper):
             self.context = dataclasses.replace(self.context, wrapper=wrapper)

@@ -17,7 +17,7 @@ from libcst.metadata import (
 )
 
 from codemods.config import Config
-from codemods.rules._base import CONFIG_KEY, LegacyRule
+from codemods.rules._base import CONFIG_KEY, LegacyRule, shared_wrapper
 from codemods.rules._dataflow import Builder, Graph
 from codemods.rules._save_pair import save_pairs
 from codemods.rules._solution import Solution, solve
@@ -28,8 +28,14 @@ _CACHE: dict[str, Any] = {}
 
 
 def build_graph(wrapper: MetadataWrapper, context: CodemodContext, config: Config) -> Builder:
-    return Builder(wrapper, context.full_module_name or "__main__", context.full_package_name, config,
-                   skip_fns=SKIPPERS)
+    """This file's graph over `wrapper.module` (the same Builder again for the same wrapper: the facts
+    pass and the flow rules that see the tree unchanged build it once)."""
+    module, package = context.full_module_name or "__main__", context.full_package_name
+    last = _CACHE.get("builder")
+    if last is None or last[0] is not wrapper or last[1] is not config or last[2] != (module, package):
+        last = (wrapper, config, (module, package), Builder(wrapper, module, package, config, skip_fns=SKIPPERS))
+        _CACHE["builder"] = last
+    return last[3]
 
 
 class FlowRule(LegacyRule):
@@ -46,11 +52,8 @@ class FlowRule(LegacyRule):
     @classmethod
     def collect(cls, tree: cst.Module, context: CodemodContext) -> list[Any]:
         """This file's graph (built once per tree, shared by every flow rule's facts)."""
-        if _CACHE.get("tree") is not tree:
-            config = context.scratch.get(CONFIG_KEY) or Config()
-            graph = build_graph(MetadataWrapper(tree), context, config).graph
-            _CACHE.update(tree=tree, graph=graph)
-        graph = _CACHE["graph"]
+        config = context.scratch.get(CONFIG_KEY) or Config()
+        graph = build_graph(shared_wrapper(tree), context, config).graph
         return [graph, *needles(graph)] if cls.NEEDLES else [graph]
 
     def transform_module(self, tree: cst.Module) -> cst.Module:

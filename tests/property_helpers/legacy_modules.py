@@ -14,7 +14,6 @@ isinstance, legacy statements alone in a block, and unrelated statements interle
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass, field
 
