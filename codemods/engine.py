@@ -107,7 +107,7 @@ def migrate_source(
     context = _context(path, config, index, module_name, package_name)
     rule = None
     try:
-        original, original_code = tree, tree.code
+        original_code = tree.code
         code = original_code  # of `tree`
         for rule in rules if rules is not None else RULES:
             seen, reported = code, len(context.scratch[SITES_KEY])
