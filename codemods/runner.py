@@ -94,6 +94,11 @@ class RunResult:
     changes: list[Change] = field(default_factory=list)
     sites: list[Site] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    # Where `apply` stops removing the directories its deletions leave empty (real paths): it removes
+    # only directories strictly below a directory the run was given, and never these nor the project
+    # root (no roots: it removes none).
+    roots: tuple[str, ...] = ()
+    project_root: str | None = None
 
     @property
     def changed(self) -> list[Change]:
@@ -304,7 +309,9 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
     """Compute the whole migration of `paths` (nothing is written)."""
     rules = list(RULES if rules is None else rules)
     files = [os.fspath(p) for p in iter_python_files(paths, config)]
-    result = RunResult(files_scanned=len(files))
+    result = RunResult(files_scanned=len(files),
+                       roots=tuple(os.path.realpath(p) for p in paths or [Path(".")] if os.path.isdir(p)),
+                       project_root=os.path.realpath(config.root))
     top_levels = frozenset(module_name_for(f, config).split(".")[0] for f in files)
 
     tick = progress("scanning", len(files)) if progress else None
@@ -405,14 +412,79 @@ class Applied:
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    removed_dirs: list[str] = field(default_factory=list)  # directories the deletions left empty
+
+
+def _pyc_pattern(stems: Iterable[str]) -> re.Pattern[str]:
+    """Byte-code file names Python (`x.cpython-312.pyc`, `x.cpython-312.opt-1.pyc`) or pytest's
+    assertion rewriting (`test_x.cpython-312-pytest-8.3.4.pyc`) writes for these module stems."""
+    names = "|".join(re.escape(s) for s in sorted(stems))
+    return re.compile(rf"(?:{names})\.[a-z]+-?\d+(?:\.opt-\d+|-pytest-[\w.]+)?\.pyc")
+
+
+def _only_stale_cache(directory: str, stems: set[str]) -> list[str] | None:
+    """The byte-code files to remove when `directory` holds nothing but a `__pycache__` directory of
+    the deleted modules' byte code (regular files only); else None."""
+    cache = os.path.join(directory, "__pycache__")
+    if not stems or os.listdir(directory) != ["__pycache__"] or os.path.islink(cache) or not os.path.isdir(cache):
+        return None
+    pattern = _pyc_pattern(stems)
+    names = os.listdir(cache)
+    for name in names:
+        path = os.path.join(cache, name)
+        if not pattern.fullmatch(name) or os.path.islink(path) or not os.path.isfile(path):
+            return None
+    return [os.path.join(cache, name) for name in names]
+
+
+def _remove_emptied_dirs(deleted_files: Sequence[str], result: RunResult) -> list[str]:
+    """Remove each directory the deletions left empty (or holding only the deleted modules'
+    `__pycache__`), deepest first, up to but never including a root of the run or the project root;
+    a symlink is never followed or removed, nor is a directory holding anything else. The removed
+    directories, as display paths."""
+    if not result.roots:
+        return []
+    stops = set(result.roots) | ({result.project_root} if result.project_root else set())
+    inside = [r.rstrip(os.sep) + os.sep for r in result.roots]
+    stems: dict[str, set[str]] = {}  # directory -> stems of the modules deleted from it
+    for file in deleted_files:
+        directory, name = os.path.split(os.path.abspath(file))
+        stems.setdefault(directory, set()).add(os.path.splitext(name)[0])
+    candidates: set[str] = set()
+    for directory in list(stems):
+        while directory not in candidates:
+            real = os.path.realpath(directory)
+            if real in stops or not any(real.startswith(r) for r in inside) or os.path.islink(directory):
+                break
+            candidates.add(directory)
+            directory = os.path.dirname(directory)
+    removed: list[str] = []
+    for directory in sorted(candidates, key=lambda d: (-d.count(os.sep), d)):
+        try:
+            if os.path.islink(directory) or not os.path.isdir(directory):
+                continue
+            if os.listdir(directory):
+                stale = _only_stale_cache(directory, stems.get(directory, set()))
+                if stale is None:
+                    continue
+                for path in stale:
+                    os.unlink(path)
+                os.rmdir(os.path.join(directory, "__pycache__"))
+            os.rmdir(directory)  # fails, and the directory stays, if anything appeared meanwhile
+        except OSError:
+            continue
+        removed.append(display_path(directory) + "/")
+    return sorted(removed)
 
 
 def apply_changes(result: RunResult) -> Applied:
-    """Write every change atomically and delete what the plan deletes.
+    """Write every change atomically and delete what the plan deletes, then remove the directories
+    the deletions left empty (see `_remove_emptied_dirs`).
 
     A file that changed on disk since it was read is skipped and reported, never overwritten.
     """
     done = Applied()
+    deleted_files: list[str] = []
     for change in result.changes:
         try:
             if read_bytes(change.file) != change.old_bytes:
@@ -421,10 +493,12 @@ def apply_changes(result: RunResult) -> Applied:
             if change.deleted:
                 os.unlink(change.file)
                 done.deleted.append(change.path)
+                deleted_files.append(change.file)
             else:
                 write_atomic(change.file, encode_source(change.new_text or "", change.encoding))
                 done.written.append(change.path)
         except (SourceError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             done.errors.append(FileError(change.path, f"cannot write: {reason}"))
+    done.removed_dirs = _remove_emptied_dirs(deleted_files, result)
     return done

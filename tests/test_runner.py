@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import libcst as cst
@@ -12,7 +13,7 @@ import pytest
 from libcst.codemod.visitors import RemoveImportsVisitor
 
 from codemods import files, runner
-from codemods.config import find_config
+from codemods.config import Config, find_config
 from codemods.rules._base import LegacyRule
 
 
@@ -294,3 +295,127 @@ def test_needle_facts_select_files_that_mention_nothing_legacy(tmp_path, monkeyp
     assert "tests/test_other.py" not in parsed  # whole words only
     assert result.candidates == 5
     assert run(root).candidates == 4  # without the rule's fact, the prefilter alone
+
+
+# -- directories the deletions leave empty -----------------------------------------------------------
+
+MOCKS = {  # a legacy package: nothing imports it, so both its files are deleted
+    "metta/agent/mocks/__init__.py": "from .mock_policy_record import MockPolicyRecord\n",
+    "metta/agent/mocks/mock_policy_record.py": "class MockPolicyRecord:\n    pass\n",
+}
+
+
+def tree_entries(root: Path) -> list[str]:
+    """Every file and directory under `root`, relative."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def test_a_package_whose_every_file_is_deleted_is_removed(tmp_path):
+    root = make_project(tmp_path, MOCKS)
+    result = run(root)
+    assert {"metta/agent/mocks/__init__.py", "metta/agent/mocks/mock_policy_record.py"} <= set(
+        rel([c.file for c in result.deleted], root))
+    applied = runner.apply_changes(result)
+    assert applied.errors == []
+    assert rel(applied.removed_dirs, root) == ["metta/agent/mocks"]
+    assert all(p.endswith("/") for p in applied.removed_dirs)
+    assert not (root / "metta" / "agent" / "mocks").exists()
+    assert (root / "metta" / "agent" / "__init__.py").is_file()  # the parent package keeps its other files
+    assert "tests" in tree_entries(root)  # tests/test_meta.py went, tests/test_app.py stays
+
+
+@pytest.mark.parametrize("other", ["metta/agent/mocks/README.md", "metta/agent/mocks/data/weights.bin",
+                                   "metta/agent/mocks/.gitkeep", "metta/agent/mocks/py.typed"])
+def test_a_package_holding_anything_else_stays(tmp_path, other):
+    root = make_project(tmp_path, {**MOCKS, other: b"kept"})
+    applied = runner.apply_changes(run(root))
+    assert applied.removed_dirs == []
+    assert (root / other).read_bytes() == b"kept"
+    assert not (root / "metta/agent/mocks/__init__.py").exists()
+
+
+def _pycache(root: Path, names: list[str]) -> Path:
+    cache = root / "metta" / "agent" / "mocks" / "__pycache__"
+    cache.mkdir(parents=True)
+    for name in names:
+        (cache / name).write_bytes(b"\x00bytecode")
+    return cache
+
+
+def test_a_pycache_of_only_the_deleted_modules_goes_with_the_package(tmp_path):
+    root = make_project(tmp_path, MOCKS)
+    tag = sys.implementation.cache_tag
+    _pycache(root, [f"__init__.{tag}.pyc", f"mock_policy_record.{tag}.pyc", f"mock_policy_record.{tag}.opt-1.pyc",
+                    "mock_policy_record.cpython-310.pyc", f"__init__.{tag}-pytest-8.3.4.pyc"])
+    applied = runner.apply_changes(run(root))
+    assert rel(applied.removed_dirs, root) == ["metta/agent/mocks"]
+    assert not (root / "metta" / "agent" / "mocks").exists()
+
+
+@pytest.mark.parametrize("stray", [
+    "other.cpython-311.pyc",  # byte code of a module that was not deleted now
+    "mock_policy_record.py",  # not byte code
+    "mock_policy_record.cpython-311.pyc.tmp",
+    "notes.txt",
+])
+def test_a_pycache_holding_anything_else_keeps_the_package(tmp_path, stray):
+    root = make_project(tmp_path, MOCKS)
+    cache = _pycache(root, ["mock_policy_record.cpython-311.pyc", stray])
+    applied = runner.apply_changes(run(root))
+    assert applied.removed_dirs == []
+    assert sorted(p.name for p in cache.iterdir()) == sorted(["mock_policy_record.cpython-311.pyc", stray])
+
+
+def test_a_symlinked_pycache_is_never_followed(tmp_path):
+    root = make_project(tmp_path / "project", MOCKS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mock_policy_record.cpython-311.pyc").write_bytes(b"x")
+    (root / "metta" / "agent" / "mocks" / "__pycache__").symlink_to(elsewhere, target_is_directory=True)
+    applied = runner.apply_changes(run(root))
+    assert applied.removed_dirs == []
+    assert (elsewhere / "mock_policy_record.cpython-311.pyc").read_bytes() == b"x"
+    assert (root / "metta" / "agent" / "mocks" / "__pycache__").is_symlink()
+
+
+def test_only_the_emptied_nested_directory_goes(tmp_path):
+    pyproject = "[tool.tinyckpt-migrate]\ndelete = ['legacy/a/b/**']\n"
+    root = make_project(tmp_path, {"legacy/a/b/c/x.py": "x = 1\n", "legacy/a/b/y.py": "y = 1\n",
+                                   "legacy/a/keep.py": "k = 1\n"}, pyproject=pyproject)
+    result = run(root)
+    assert rel([c.file for c in result.deleted], root) == [
+        "legacy/a/b/c/x.py", "legacy/a/b/y.py", "metta/agent/policy_metadata.py", "tests/test_meta.py"]
+    applied = runner.apply_changes(result)
+    assert rel(applied.removed_dirs, root) == ["legacy/a/b", "legacy/a/b/c"]
+    assert [e for e in tree_entries(root) if e.startswith("legacy")] == ["legacy", "legacy/a", "legacy/a/keep.py"]
+
+
+def test_the_paths_given_and_the_project_root_are_never_removed(tmp_path):
+    pyproject = "[tool.tinyckpt-migrate]\ndelete = ['legacy/**']\n"
+    root = make_project(tmp_path, {"legacy/a/x.py": "x = 1\n", "legacy/y.py": "y = 1\n"}, pyproject=pyproject)
+    result = runner.run([root / "legacy"], find_config(root), rules=TEST_RULES, jobs=1)
+    assert rel([c.file for c in result.deleted], root) == ["legacy/a/x.py", "legacy/y.py"]
+    applied = runner.apply_changes(result)
+    assert rel(applied.removed_dirs, root) == ["legacy/a"]
+    assert (root / "legacy").is_dir() and list((root / "legacy").iterdir()) == []  # the root given stays
+    # given a file, no directory is removed (every one is above the root the user passed)
+    make_project(tmp_path, {"legacy/a/x.py": "x = 1\n"}, pyproject=pyproject)
+    result = runner.run([root / "legacy" / "a" / "x.py"], find_config(root), rules=TEST_RULES, jobs=1)
+    assert rel([c.file for c in result.deleted], root) == ["legacy/a/x.py"]
+    assert runner.apply_changes(result).removed_dirs == []
+    assert (root / "legacy" / "a").is_dir()
+
+
+def test_the_project_root_is_never_removed_even_below_the_path_given(tmp_path):
+    outer = tmp_path / "outer"
+    project = outer / "project"  # a project root without a pyproject.toml: nothing else keeps it
+    for rel_path in ("old/x.py", "y.py"):
+        (project / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel_path).write_text("x = 1\n")
+    (outer / "other.py").write_text("o = 1\n")
+    config = Config(delete=("**",), root=project)
+    result = runner.run([outer], config, rules=TEST_RULES, jobs=1)
+    assert rel([c.file for c in result.deleted], outer) == ["project/old/x.py", "project/y.py"]
+    applied = runner.apply_changes(result)
+    assert rel(applied.removed_dirs, outer) == ["project/old"]
+    assert tree_entries(outer) == ["other.py", "project"]
