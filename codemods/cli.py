@@ -183,6 +183,8 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
             out.write(f"migrated {path}\n")
         for path in applied.deleted:
             out.write(f"deleted  {path}\n")
+        for path in applied.removed_dirs:
+            out.write(f"removed  {path}\n")
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
         out.write(summary_table(result))

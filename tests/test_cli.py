@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from codemods import cli, runner
-from test_runner import MANUAL, TEST_RULES, USER, USER_NEW, make_project, snapshot
+from test_runner import MANUAL, MOCKS, TEST_RULES, USER, USER_NEW, make_project, snapshot
 
 HAS_GIT = shutil.which("git") is not None
 TESTS = Path(__file__).resolve().parent
@@ -122,6 +122,20 @@ def test_apply_writes_deletes_and_exits_0(tmp_path, capsys, monkeypatch):
     git(root, "commit", "-qam", "migrated")
     code, out, _ = main(capsys, "apply")  # idempotent: nothing left to do
     assert code == 0 and out.endswith("0 changed, 0 deleted; 0 sites migrated, 0 manual\n")
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="needs git")
+def test_apply_prints_the_directories_its_deletions_emptied(tmp_path, capsys, monkeypatch):
+    root = committed_project(tmp_path, MOCKS)
+    monkeypatch.chdir(root)
+    code, out, _ = main(capsys, "diff")  # a diff is about files: no directory in it
+    assert code == 1 and "deleted file mode" in out and "metta/agent/mocks/\n" not in out
+    assert (root / "metta" / "agent" / "mocks").is_dir()
+    code, out, err = main(capsys, "apply")
+    assert (code, err) == (0, "")
+    assert "deleted  metta/agent/mocks/__init__.py\n" in out
+    assert "removed  metta/agent/mocks/\n" in out and out.count("removed  ") == 1
+    assert not (root / "metta" / "agent" / "mocks").exists()
 
 
 @pytest.mark.skipif(not HAS_GIT, reason="needs git")
