@@ -75,6 +75,38 @@ CASES = {
     ),
 }
 
+MARKER = "# tinyckpt-migrate: manual: "
+REBOUND = ("manual", "legacy_imports")
+
+#: A legacy import whose name the module binds again (a dangling import, then the module's own class,
+#: function or another import): scope analysis cannot tell which binding a use means, so the import
+#: is kept and marked (never removed, never left silently).
+REBOUND_CASES = {
+    "rebound by a class": (
+        "from metta.agent.policy_metadata import PolicyMetadata\n\n\nclass PolicyMetadata(dict):\n    pass\n\n\n"
+        "meta = PolicyMetadata(epoch=1)\n",
+        "a class of the same name"),
+    "rebound by a function": (
+        "from metta.agent.policy_metadata import PolicyMetadata\n\n\ndef PolicyMetadata(**kw):\n    return kw\n\n\n"
+        "meta = PolicyMetadata(epoch=1)\n",
+        "a function of the same name"),
+    "rebound by another import": (
+        "from metta.sim.policy_wrapper import PolicyRecord\nfrom other.records import PolicyRecord\n\n\n"
+        "def use(uri):\n    return PolicyRecord(uri)\n",
+        "another import of the same name"),
+}
+
+
+@pytest.mark.parametrize("name", REBOUND_CASES)
+def test_rebound_legacy_import_is_kept_and_marked(name: str) -> None:
+    before, how = REBOUND_CASES[name]
+    first, rest = before.split("\n", 1)
+    alias = first.rsplit(" ", 1)[1]
+    reason = (f"{alias} is imported from a legacy module and bound again by {how}; decide which one its uses mean "
+              "(then remove this import)")
+    check_rule(LegacyImports, before, f"{MARKER}{reason}\n{first}\n{rest}", sites=[REBOUND], flakes=False)
+
+
 NO_CHANGE = {
     "legacy import still used (a manual site needs it)":
         "from metta.sim.simple_policy_store import SimplePolicyStore\n\nstore = SimplePolicyStore.create()\n",

@@ -173,6 +173,10 @@ class LegacyRule(VisitorBasedCodemodCommand):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and not self._is_elif(node):
             self._statements.append(node)
+        elif isinstance(node, cst.Module) and node.body:
+            # The comments above a module's first statement are the module's header to LibCST: a marker
+            # placed there by an earlier run is found there (not in the statement's leading_lines).
+            self._header = (node.body[0], {line.comment.value for line in node.header if line.comment})
         return cst.CSTTransformer.on_visit(self, node)
 
     def _is_elif(self, node: cst.CSTNode) -> bool:
@@ -187,18 +191,19 @@ class LegacyRule(VisitorBasedCodemodCommand):
             if reasons:
                 if isinstance(original_node, cst.SimpleStatementLine):
                     result = original_node  # never half-rewrite a manual statement
-                result = self._with_markers(result, reasons)
+                first, header = getattr(self, "_header", (None, set()))
+                result = self._with_markers(result, reasons, header if original_node is first else set())
         return result
 
     on_visit_attribute = cst.CSTTransformer.on_visit_attribute
     on_leave_attribute = cst.CSTTransformer.on_leave_attribute
 
     @staticmethod
-    def _with_markers(node: Any, reasons: list[str]) -> Any:
+    def _with_markers(node: Any, reasons: list[str], header: set[str]) -> Any:
         target = node.nodes[0] if isinstance(node, cst.FlattenSentinel) else node
         if not isinstance(target, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
             return node  # removed: nothing left to mark
-        existing = {line.comment.value for line in target.leading_lines if line.comment}
+        existing = header | {line.comment.value for line in target.leading_lines if line.comment}
         new_lines = [cst.EmptyLine(comment=cst.Comment(m)) for m in map(marker, reasons) if m not in existing]
         if not new_lines:
             return node

@@ -51,14 +51,16 @@ class TypedRule(LegacyRule):
     RELEVANT: ClassVar[frozenset[str]] = frozenset()  # legacy classes this rule rewrites (empty: always run)
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
-        self.imported = import_map(tree, self.context.full_package_name)
+        pairs = import_pairs(tree, self.context.full_package_name)
+        self.imported, self._every_import = dict(pairs), [q for _, q in pairs]
         if self.RELEVANT and not self.relevant(tree):
             return tree
         return super().transform_module(tree)
 
     def relevant(self, tree: cst.Module) -> bool:
-        """Cheap test on the imports: may this file hold anything this rule rewrites?"""
-        for qualified in self.imported.values():
+        """Cheap test on the imports: may this file hold anything this rule rewrites? (Every import
+        counts, also a legacy one whose name a later import binds again.)"""
+        for qualified in self._every_import:
             known = self._known(qualified)
             if known in self.RELEVANT or (known is None and self.config.is_legacy_module(qualified)):
                 return True  # (a legacy module itself, or a name in one the table does not list)
@@ -138,20 +140,23 @@ class _Imports(cst.CSTVisitor):
         return not isinstance(node, (cst.BaseExpression, cst.Annotation, cst.Parameters, cst.Decorator))
 
 
-def import_map(tree: cst.Module, package: str | None) -> dict[str, str]:
-    """Local name -> qualified name of everything the file imports (any scope)."""
-    found: dict[str, str] = {}
+def import_pairs(tree: cst.Module, package: str | None) -> list[tuple[str, str]]:
+    """(local name, qualified name) of everything the file imports (any scope), in order."""
+    found: list[tuple[str, str]] = []
     visitor = _Imports()
     tree.visit(visitor)
     for imp in visitor.found:
         if isinstance(imp, cst.ImportFrom) and not isinstance(imp.names, cst.ImportStar):
             module = import_module(imp, package)
-            for alias in imp.names:
-                found[alias.evaluated_alias or alias.evaluated_name] = f"{module}.{alias.evaluated_name}"
+            found += [(a.evaluated_alias or a.evaluated_name, f"{module}.{a.evaluated_name}") for a in imp.names]
         elif isinstance(imp, cst.Import):
-            for alias in imp.names:
-                found[alias.evaluated_alias or alias.evaluated_name] = alias.evaluated_name
+            found += [(a.evaluated_alias or a.evaluated_name, a.evaluated_name) for a in imp.names]
     return found
+
+
+def import_map(tree: cst.Module, package: str | None) -> dict[str, str]:
+    """Local name -> qualified name of everything the file imports (any scope; the last import of a name wins)."""
+    return dict(import_pairs(tree, package))
 
 
 def qualify(node: cst.BaseExpression | None, imported: dict[str, str]) -> str | None:

@@ -77,6 +77,25 @@ class LegacyImports(TypedRule):
         mine = [a for a in scope.assignments[name] if getattr(a, "node", None) is node]
         return bool(mine) and not any(a.references for a in mine)
 
+    def _rebound_by(self, node: _Import, alias: cst.ImportAlias) -> str | None:
+        """How the name this alias binds is bound again in the same scope (a class, a function or
+        another import), else None. Scope analysis cannot tell which binding a use means, so such
+        a legacy import is never removed silently, nor is it left silently."""
+        scope = self.get_metadata(ScopeProvider, node, None)
+        if scope is None:
+            return None
+        name = alias.evaluated_alias or alias.evaluated_name
+        for other in scope.assignments[name]:
+            found = getattr(other, "node", None)
+            if found is node:
+                continue
+            if isinstance(found, (cst.ClassDef, cst.FunctionDef)):
+                return f"a {'class' if isinstance(found, cst.ClassDef) else 'function'} of the same name"
+            if isinstance(found, (cst.Import, cst.ImportFrom)) and not any(
+                    self._legacy_alias(found, a) for a in found.names if isinstance(found.names, (list, tuple))):
+                return "another import of the same name"
+        return None
+
     def _prune(self, original: _Import, updated: _Import) -> _Import | cst.RemovalSentinel:
         if isinstance(updated.names, cst.ImportStar):
             return updated
@@ -86,6 +105,11 @@ class LegacyImports(TypedRule):
                 if self._is_module_level(original):
                     self._removed_names.add(old.evaluated_alias or old.evaluated_name)
                 continue
+            rebound = self._legacy_alias(original, old) and self._rebound_by(original, old)
+            if rebound:
+                name = old.evaluated_alias or old.evaluated_name
+                self.manual(original, f"{name} is imported from a legacy module and bound again by {rebound}; "
+                                      "decide which one its uses mean (then remove this import)")
             keep.append(new)
         if len(keep) == len(updated.names):  # type: ignore[arg-type]
             return self._redirect(original, updated)
