@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,47 @@ def shared_wrapper(tree: cst.Module) -> MetadataWrapper:
 _SHARED = threading.local()
 
 
+class Kind:
+    """`kind(node)` is `isinstance(node, classes)`, remembered per node type.
+
+    LibCST's node classes are ABCs: each isinstance goes through ABCMeta.__instancecheck__, and the
+    rules ask it for every node of every file they visit (millions of calls per run).
+    """
+
+    def __init__(self, *classes: type) -> None:
+        self.classes = classes
+        self._known: dict[type, bool] = {}
+
+    def __call__(self, node: object) -> bool:
+        known = self._known.get(type(node))
+        if known is None:
+            known = self._known[type(node)] = isinstance(node, self.classes)
+        return known
+
+
+class NoFieldVisits:
+    """Mixin for a CSTVisitor/CSTTransformer that defines no `visit_<Node>_<field>` / `leave_<Node>_<field>`
+    method: LibCST then skips looking one up, by name, for every field of every node it walks (millions
+    of lookups per run). A subclass that defines one gets LibCST's dispatch back."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if any(re.fullmatch(r"(?:visit|leave)_[A-Z]\w*?_[a-z]\w*", name) for name in dir(cls)):
+            base = cst.CSTTransformer if issubclass(cls, cst.CSTTransformer) else cst.CSTVisitor
+            cls.on_visit_attribute = base.on_visit_attribute  # type: ignore[method-assign]
+            cls.on_leave_attribute = base.on_leave_attribute  # type: ignore[method-assign]
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+
+STATEMENT = Kind(cst.SimpleStatementLine, cst.BaseCompoundStatement)
+_IF = Kind(cst.If)
+
+
 def marker(reason: str) -> str:
     """The one-line marker comment for a manual site."""
     return MARKER_PREFIX + " ".join(reason.split())
@@ -78,7 +120,7 @@ def resolve_relative(name: str, package: str | None) -> str:
 _Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
 
 
-class LegacyRule(VisitorBasedCodemodCommand):
+class LegacyRule(NoFieldVisits, VisitorBasedCodemodCommand):
     """Base class of every rule.
 
     Subclasses set `NAME` (equal to their module name) and `DESCRIPTION`, then call
@@ -171,7 +213,7 @@ class LegacyRule(VisitorBasedCodemodCommand):
 
     # -- statement tracking and markers -----------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and not self._is_elif(node):
+        if STATEMENT(node) and not self._is_elif(node):
             self._statements.append(node)
         elif isinstance(node, cst.Module) and node.body:
             # The comments above a module's first statement are the module's header to LibCST: a marker
@@ -181,7 +223,7 @@ class LegacyRule(VisitorBasedCodemodCommand):
 
     def _is_elif(self, node: cst.CSTNode) -> bool:
         parent = self._statements[-1] if self._statements else None
-        return isinstance(node, cst.If) and isinstance(parent, cst.If) and parent.orelse is node
+        return _IF(node) and _IF(parent) and parent.orelse is node  # type: ignore[union-attr]
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         result = cst.CSTTransformer.on_leave(self, original_node, updated_node)
@@ -194,9 +236,6 @@ class LegacyRule(VisitorBasedCodemodCommand):
                 first, header = getattr(self, "_header", (None, set()))
                 result = self._with_markers(result, reasons, header if original_node is first else set())
         return result
-
-    on_visit_attribute = cst.CSTTransformer.on_visit_attribute
-    on_leave_attribute = cst.CSTTransformer.on_leave_attribute
 
     @staticmethod
     def _with_markers(node: Any, reasons: list[str], header: set[str]) -> Any:

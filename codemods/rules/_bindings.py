@@ -15,13 +15,21 @@ from typing import Any, Union
 import libcst as cst
 import libcst.matchers as m
 
+from codemods.rules._base import NoFieldVisits, Kind
 from codemods.rules._legacy_types import TypedRule, params
 
 _Scope = Union[cst.Module, cst.FunctionDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp]
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)  # each is its own scope
+_SCOPE = Kind(cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)
+_NESTED_SCOPE = Kind(cst.FunctionDef, cst.ClassDef, cst.Lambda, *COMPREHENSIONS)
+_DEFINITION = Kind(cst.FunctionDef, cst.ClassDef)
+_TYPING = Kind(cst.Annotation, cst.Import, cst.ImportFrom)
+# the nodes `_bindings` may bind a name with (every other node binds none)
+_BINDER = Kind(cst.Assign, cst.AnnAssign, cst.For, cst.CompFor, cst.AugAssign, cst.WithItem, cst.NamedExpr,
+               cst.AsName, cst.FunctionDef, cst.ClassDef, cst.Global, cst.Nonlocal)
 
 
-class _OwnNodes(cst.CSTVisitor):
+class _OwnNodes(NoFieldVisits, cst.CSTVisitor):
     """Every node of one scope, not descending into nested functions, classes or lambdas."""
 
     def __init__(self, root: cst.CSTNode) -> None:
@@ -30,8 +38,8 @@ class _OwnNodes(cst.CSTVisitor):
         self.found: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is not self.root and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda, *COMPREHENSIONS)):
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        if node is not self.root and _NESTED_SCOPE(node):
+            if _DEFINITION(node):
                 self.found.append(node)  # its name is bound here
             return False
         self.found.append(node)
@@ -113,7 +121,7 @@ class Binder:
             for p in params(scope):
                 bound.add(p.name.value)
                 (tracked if self.takes_param(scope, p) else bad).add(p.name.value)
-        nodes = self.layout.own(scope)
+        nodes = [node for node in self.layout.own(scope) if _BINDER(node)]
         for _ in range(2):  # `b = a` after `a` is known
             self._current = tracked - bad
             for node in nodes:
@@ -176,16 +184,16 @@ class ScopedRule(TypedRule):
         self._typing = 0  # > 0 inside an annotation or an import
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)):
+        if _SCOPE(node):
             self._scopes.append(node)
-        if isinstance(node, (cst.Annotation, cst.Import, cst.ImportFrom)):
+        if _TYPING(node):
             self._typing += 1
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         if self._scopes and self._scopes[-1] is original_node:
             self._scopes.pop()
-        if isinstance(original_node, (cst.Annotation, cst.Import, cst.ImportFrom)):
+        if _TYPING(original_node):
             self._typing -= 1
         return super().on_leave(original_node, updated_node)
 
@@ -223,7 +231,7 @@ def holds_in(bindings: Bindings, expr: cst.BaseExpression, scopes: list[cst.CSTN
     return False
 
 
-class _Layout(cst.CSTVisitor):
+class _Layout(NoFieldVisits, cst.CSTVisitor):
     """Every scope of a module (in source order), its chain of enclosing scopes, and its own nodes."""
 
     def __init__(self) -> None:
@@ -234,7 +242,7 @@ class _Layout(cst.CSTVisitor):
         self._own: dict[int, list[cst.CSTNode]] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef, *COMPREHENSIONS)):
+        if _SCOPE(node):
             self.stack.append(node)
             self.chains[id(node)] = list(self.stack)
             self.scopes.append(node)

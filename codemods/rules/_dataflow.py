@@ -36,7 +36,7 @@ from libcst.metadata import (
 from libcst.metadata.scope_provider import ClassScope, FunctionScope, GlobalScope
 
 from codemods.config import Config
-from codemods.rules._base import resolve_relative
+from codemods.rules._base import NoFieldVisits, resolve_relative
 
 RECORD_CLASSES = frozenset({"PolicyRecord", "PolicyWrapper", "MockPolicyRecord"})
 STORE_CLASS = "PolicyStore"
@@ -101,7 +101,7 @@ def _is_test_module(module: str) -> bool:
     return module.split(".")[0] in ("tests", "test") or last.startswith("test_") or last == "conftest"
 
 
-class Builder(cst.CSTVisitor):
+class Builder(NoFieldVisits, cst.CSTVisitor):
     """Builds one module's Graph and remembers, for the rules, which node is which value."""
 
     def __init__(self, wrapper: MetadataWrapper, module: str, package: str | None, config: Config,
@@ -525,7 +525,7 @@ def _is_submit_target(b: Builder, node: cst.Name) -> bool:
         call.func.attr.value == "submit" and bool(call.args) and call.args[0] is arg
 
 
-class _SigCollector(cst.CSTVisitor):
+class _SigCollector(NoFieldVisits, cst.CSTVisitor):
     """Signatures (parameter names; whether the first is bound), classes' bases and pytest fixtures."""
 
     def __init__(self, builder: Builder) -> None:

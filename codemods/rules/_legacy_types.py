@@ -9,12 +9,12 @@ collected by the `legacy_imports` rule.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 import libcst.matchers as m
 
-from codemods.rules._base import LegacyRule, resolve_relative
+from codemods.rules._base import NoFieldVisits, Kind, LegacyRule, resolve_relative
 
 REEXPORTS_FROM = "legacy_imports"  # the rule whose facts hold ("reexport", qualified name, class, source)
 _OPTIONAL = {"Optional", "typing.Optional"}
@@ -126,7 +126,7 @@ class TypedRule(LegacyRule):
         return (self.legacy_class(node) if isinstance(node, (cst.Name, cst.Attribute)) else None), False
 
 
-class _Imports(cst.CSTVisitor):
+class _Imports(NoFieldVisits, cst.CSTVisitor):
     """Every import statement of a module (any scope), without walking into expressions."""
 
     def __init__(self) -> None:
@@ -134,14 +134,23 @@ class _Imports(cst.CSTVisitor):
         self.found: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
+        if _IMPORT(node):
             self.found.append(node)
             return False
-        return not isinstance(node, (cst.BaseExpression, cst.Annotation, cst.Parameters, cst.Decorator))
+        return not _NO_IMPORTS_INSIDE(node)
+
+
+_IMPORT = Kind(cst.Import, cst.ImportFrom)
+_NO_IMPORTS_INSIDE = Kind(cst.BaseExpression, cst.Annotation, cst.Parameters, cst.Decorator)
+
+
+_LAST_PAIRS: list[Any] = [None, None, []]  # tree, package, pairs: the rules ask again for an unchanged tree
 
 
 def import_pairs(tree: cst.Module, package: str | None) -> list[tuple[str, str]]:
     """(local name, qualified name) of everything the file imports (any scope), in order."""
+    if _LAST_PAIRS[0] is tree and _LAST_PAIRS[1] == package:
+        return list(_LAST_PAIRS[2])
     found: list[tuple[str, str]] = []
     visitor = _Imports()
     tree.visit(visitor)
@@ -151,7 +160,8 @@ def import_pairs(tree: cst.Module, package: str | None) -> list[tuple[str, str]]
             found += [(a.evaluated_alias or a.evaluated_name, f"{module}.{a.evaluated_name}") for a in imp.names]
         elif isinstance(imp, cst.Import):
             found += [(a.evaluated_alias or a.evaluated_name, a.evaluated_name) for a in imp.names]
-    return found
+    _LAST_PAIRS[:] = [tree, package, found]
+    return list(found)
 
 
 def import_map(tree: cst.Module, package: str | None) -> dict[str, str]:

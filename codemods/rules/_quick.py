@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import QualifiedNameProvider, QualifiedNameSource

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import libcst as cst
 
+from codemods.rules._base import NoFieldVisits
+
 # the save pair (consecutive statements) -> one call; TrainerCheckpoint fields -> trainer-state keys
 SAVE_PAIR = ("pr = PolicyRecord(store, RUN, uri, PolicyMetadata(epoch=E, ...))", "pr.policy = AGENT", "store.save(pr)",
              "TrainerCheckpoint(**fields).save(os.path.join(BASE, RUN))")
@@ -43,7 +45,7 @@ def run_and_base(expr: cst.BaseExpression, function: cst.CSTNode | None) -> tupl
         return (found[1], found[0]) if found else None
     values: list[cst.BaseExpression] = []
 
-    class _Assigns(cst.CSTVisitor):
+    class _Assigns(NoFieldVisits, cst.CSTVisitor):
         def visit_Assign(self, node: cst.Assign) -> None:
             for t in node.targets:
                 if isinstance(t.target, cst.Name) and t.target.value == expr.value:
@@ -104,7 +106,7 @@ def save_pairs(module: cst.Module, legacy: Callable[[cst.CSTNode], str | None]) 
     """Every statement of every save pair in the module (for the value graph to leave alone)."""
     found: list[cst.CSTNode] = []
 
-    class _Blocks(cst.CSTVisitor):
+    class _Blocks(NoFieldVisits, cst.CSTVisitor):
         def __init__(self) -> None:
             self.functions: list[cst.FunctionDef] = []
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 from libcst.metadata import ExpressionContext
 
+from codemods.rules._base import NoFieldVisits
 from codemods.rules._dataflow import (
     HARMLESS,
     LOG_METHODS,
@@ -122,13 +123,13 @@ def _only_narrowed(b: Builder, check: cst.Call, name: str) -> bool:
         return False
     inside: set[int] = set()
 
-    class _Mark(cst.CSTVisitor):
+    class _Mark(NoFieldVisits, cst.CSTVisitor):
         def visit_Attribute(self, node: cst.Attribute) -> None:
             inside.add(id(node))
     test.body.visit(_Mark())
     outside: list[cst.Attribute] = []
 
-    class _Find(cst.CSTVisitor):
+    class _Find(NoFieldVisits, cst.CSTVisitor):
         def visit_Attribute(self, node: cst.Attribute) -> None:
             if isinstance(node.value, cst.Name) and node.value.value == name and id(node) not in inside:
                 outside.append(node)

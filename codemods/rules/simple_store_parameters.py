@@ -10,7 +10,7 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, ScopeProvider
 
 from codemods.config import Config
-from codemods.rules._base import CONFIG_KEY
+from codemods.rules._base import NoFieldVisits, CONFIG_KEY
 from codemods.rules._bindings import ScopedRule
 from codemods.rules._legacy_types import import_map, params, qualify
 from codemods.rules.simple_policy_store import (
@@ -218,7 +218,7 @@ class SimpleStoreParameters(ScopedRule):
         return self._scopes[0]  # type: ignore[return-value]
 
 
-class _NonCallNames(cst.CSTVisitor):
+class _NonCallNames(NoFieldVisits, cst.CSTVisitor):
     """Names used as values (not called, not defined, not imported, not a keyword or attribute name)."""
 
     def __init__(self) -> None:

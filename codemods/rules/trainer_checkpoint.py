@@ -19,7 +19,7 @@ from libcst.metadata import (
 )
 
 from codemods.config import Config
-from codemods.rules._base import CONFIG_KEY, LegacyRule, resolve_relative
+from codemods.rules._base import NoFieldVisits, CONFIG_KEY, LegacyRule, resolve_relative
 from codemods.rules._quick import legacy_only, mentions
 from codemods.rules._save_pair import (
     DROPPED_FIELDS,
@@ -197,7 +197,7 @@ class TrainerCheckpoint(LegacyRule):
                              lpar=updated_node.lpar, rpar=updated_node.rpar)
 
 
-class _LoneSaves(cst.CSTVisitor):
+class _LoneSaves(NoFieldVisits, cst.CSTVisitor):
     """Counts TrainerCheckpoint(...).save(...) calls outside a save pair."""
 
     def __init__(self, legacy: Any, inside: set[int]) -> None:
