@@ -30,6 +30,7 @@ import sysconfig
 import time
 import tokenize
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import libcst as cst
@@ -68,12 +69,12 @@ def _stat(paths: list[Path]) -> dict[Path, tuple[int, int]]:
     return {p: (st.st_size, st.st_mtime_ns) for p in paths for st in [p.stat()]}
 
 
-def _report(capsys: pytest.CaptureFixture[str], text: str) -> None:
-    with capsys.disabled():
-        print(f"\n{text}", flush=True)
+def _report(record_property: Callable[[str, object], None], text: str) -> None:
+    """Printed at the end of the run, under "measured" (tests/conftest.py; works under pytest-xdist too)."""
+    record_property("summary", text)
 
 
-def test_corpus_diff_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+def test_corpus_diff_changes_nothing(record_property: Callable[[str, object], None]) -> None:
     start = time.perf_counter()
     corpus = _corpus()
     scanned = candidates = 0
@@ -88,7 +89,7 @@ def test_corpus_diff_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None
         scanned += result.files_scanned
         candidates += result.candidates
     took = time.perf_counter() - start
-    _report(capsys, f"corpus diff: {scanned} files scanned ({', '.join(f'{len(f)} in {r}' for r, f in corpus.items())}), "
+    _report(record_property, f"corpus diff: {scanned} files scanned ({', '.join(f'{len(f)} in {r}' for r, f in corpus.items())}), "
                     f"{candidates} candidates parsed, 0 changed, 0 parse failures, in {took:.1f} s")
     assert scanned >= 5000
 
@@ -170,7 +171,7 @@ def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Pa
     return tree, written, broken
 
 
-def test_sample_reaches_every_rule_and_changes_nothing(sample_tree, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sample_reaches_every_rule_and_changes_nothing(sample_tree, record_property: Callable[[str, object], None]) -> None:
     tree, written, broken = sample_tree
     start = time.perf_counter()
     result = runner.run([tree], Config(root=tree), jobs=JOBS)
@@ -196,7 +197,7 @@ def test_sample_reaches_every_rule_and_changes_nothing(sample_tree, capsys: pyte
         assert path.read_bytes() == data, f"{path} was modified"
 
     mb = sum(map(len, written.values())) / 1e6
-    _report(capsys, f"corpus sample through every rule ({len(runner.RULES)} registered): {len(written)} files "
+    _report(record_property, f"corpus sample through every rule ({len(runner.RULES)} registered): {len(written)} files "
                     f"({mb:.2f} MB) parsed and migrated, 0 changed, {len(reported)} parse/decode failures "
                     f"reported and untouched ({', '.join(sorted(p.name for p in reported))}), in {took:.1f} s")
     assert len(_must_report(broken)) >= 5  # the odd files of the corpus are in the sample

@@ -77,6 +77,10 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
+# One worker runs this module (pytest-xdist --dist loadgroup): its module fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_example_full")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Run both projects' own test suites at once; their tmp dirs (``--basetemp``) are kept for inspection."""

@@ -81,6 +81,10 @@ assert evaluate(['file://' + root + '/r']) == 0
 """
 
 
+# One worker runs this module (pytest-xdist --dist loadgroup): its module fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_example_half")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Start the three subprocesses at once (they are independent), then collect them."""

@@ -14,6 +14,10 @@ GOLDEN = FIXTURES / "legacy_full_expected"
 MIN_MIGRATED = 0.85  # issue 6: at least 85% of the legacy reference sites migrate automatically
 
 
+# One worker runs this module (pytest-xdist --dist loadgroup): its module fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_golden_full")
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, runner.RunResult]]:
     """The legacy project copied to a temporary directory and migrated once (shared by the tests)."""

@@ -15,6 +15,10 @@ GOLDEN = FIXTURES / "legacy_half_expected"
 KEPT = {"metta/sim/simple_policy_store.py", "metta/sim/policy_wrapper.py"}  # a manual site still needs the store
 
 
+# One worker runs this module (pytest-xdist --dist loadgroup): its module fixture is built once.
+pytestmark = pytest.mark.xdist_group("test_golden_half")
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, runner.RunResult]]:
     """The legacy project copied to a temporary directory and migrated once (shared by the tests)."""
