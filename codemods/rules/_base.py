@@ -182,12 +182,16 @@ class LegacyRule(NoFieldVisits, VisitorBasedCodemodCommand):
         return {resolve_relative(q.name, package) for q in names if q.source is QualifiedNameSource.IMPORT}
 
     def legacy_class(self, node: cst.CSTNode) -> str | None:
-        """The legacy class `node` refers to (by where it was imported from), else None."""
-        for name in sorted(self.qualified_names(node)):
-            found = self.config.legacy_class(name)
-            if found:
-                return found
-        return None
+        """The legacy class `node` refers to (by where it was imported from), else None. None too when
+        the name may also mean something that is not legacy (the module imports it twice, from a legacy
+        module and from another): which one a use means is for a person to decide (legacy_imports marks
+        the legacy import)."""
+        classes = [self.known_class(name) for name in sorted(self.qualified_names(node))]
+        return None if not classes or None in classes else classes[0]
+
+    def known_class(self, qualified: str) -> str | None:
+        """The legacy class a qualified name is, else None."""
+        return self.config.legacy_class(qualified)
 
     # -- reporting --------------------------------------------------------------------------------
     def _site(self, node: cst.CSTNode, outcome: str, message: str) -> None:

@@ -154,11 +154,8 @@ class Builder(NoFieldVisits, cst.CSTVisitor):
         found = self.qnames.get(node, set())
         if any(q.source is QualifiedNameSource.LOCAL for q in (found() if isinstance(found, LazyValue) else found)):
             return None
-        for q in sorted(self._qualified(node)):
-            found = self.config.legacy_class(q)
-            if found:
-                return found
-        return None
+        classes = [self.config.legacy_class(q) for q in sorted(self._qualified(node))]
+        return None if not classes or None in classes else classes[0]  # (None too when also bound elsewhere)
 
     def _qualified(self, node: cst.CSTNode) -> set[str]:
         out = set()

@@ -76,16 +76,9 @@ class TypedRule(LegacyRule):
         hit = reexports(self.index).get(qualified)
         return hit[0] if hit else None
 
-    def legacy_class(self, node: cst.CSTNode) -> str | None:
-        """The legacy class `node` refers to (direct import or a re-export), else None."""
-        found = super().legacy_class(node)
-        if found:
-            return found
-        for name in sorted(self.qualified_names(node)):
-            found = self._known(name)
-            if found:
-                return found
-        return None
+    def known_class(self, qualified: str) -> str | None:
+        """Also a re-export of a legacy class (found across the tree)."""
+        return self._known(qualified)
 
     def string_class(self, text: str) -> str | None:
         """Legacy class named by the source text of a string annotation (`"SimpleCheckpointManager"`)."""
