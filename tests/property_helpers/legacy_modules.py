@@ -47,6 +47,9 @@ class GeneratedModule:
     source: str
     unrelated: list[str] = field(default_factory=list)  # exact (indented) texts that must survive
     legacy_classes: set[str] = field(default_factory=set)
+    # texts that must survive apart from added marker lines: a near miss that imports a name the
+    # module's dangling legacy import also binds (which binding a use means is for a person to decide)
+    ambiguous: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:  # hypothesis prints this for a failing example
         return f"GeneratedModule(source=\n{self.source}\n)"
@@ -333,11 +336,14 @@ def legacy_modules(draw: st.DrawFn) -> GeneratedModule:
     chunks: list[str] = [*early]
     if typing_block:
         chunks.append("if TYPE_CHECKING:\n" + textwrap.indent("\n".join(typing_block), "    "))
+    dangling_name = None
     if draw(st.booleans()):  # a dangling import nobody uses, or a commented-out one
         cls = draw(st.sampled_from(CLASSES))
         dangling = _import_for(draw, cls, names, lazy=False)
         # (not added to `bound`: a near miss may rebind the name, as half-migrated code does)
-        chunks.append(("# " if draw(st.booleans()) else "") + dangling.lines[0].split("  #")[0])
+        commented = draw(st.booleans())
+        chunks.append(("# " if commented else "") + dangling.lines[0].split("  #")[0])
+        dangling_name = None if commented else dangling.ref.split(".")[0]
     if draw(st.booleans()):
         exported = [r for r in refs.values() if r != "LAZY" and "." not in r]
         helper = names("helper")
@@ -356,9 +362,11 @@ def legacy_modules(draw: st.DrawFn) -> GeneratedModule:
             body.append(draw(_class_with_fields(cls, ref, names, unrelated)))
         else:
             body.append(draw(_function([(cls, ref)], names, lazy_lines, unrelated)))
+    ambiguous: list[str] = []
     for _ in range(draw(st.integers(0, 3))):
         stmts = draw(near_miss(names, bound))
-        unrelated.extend(stmts)
+        rebinds = stmts[0].startswith(("from ", "import ")) and stmts[0].rsplit(" ", 1)[1] == dangling_name
+        (ambiguous if rebinds else unrelated).extend(stmts)
         body.insert(draw(st.integers(0, len(body))), "\n".join(stmts))
     for _ in range(draw(st.integers(0, 3))):
         stmt = draw(unrelated_toplevel(names))
@@ -366,7 +374,7 @@ def legacy_modules(draw: st.DrawFn) -> GeneratedModule:
         body.insert(draw(st.integers(0, len(body))), stmt)
     parts = ["\n".join(header), *chunks, *body, *late]
     source = "\n\n\n".join(p for p in parts if p) + "\n"
-    return GeneratedModule(source, unrelated, set(classes))
+    return GeneratedModule(source, unrelated, set(classes), ambiguous)
 
 
 #: Minimal legacy modules (path -> source) for a project the generated module lives in, so that
