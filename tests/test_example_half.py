@@ -81,11 +81,12 @@ assert evaluate(['file://' + root + '/r']) == 0
 """
 
 
-# One worker runs this module (pytest-xdist --dist loadgroup): its module fixture is built once.
+# One worker runs this module (pytest-xdist --dist loadgroup) and builds its fixture once: session scope,
+# so tests of other modules the worker runs in between do not tear it down.
 pytestmark = pytest.mark.xdist_group("test_example_half")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     """Start the three subprocesses at once (they are independent), then collect them."""
     out_dir = tmp_path_factory.mktemp("half_run")

@@ -83,7 +83,8 @@ class NoFieldVisits:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if any(re.fullmatch(r"(?:visit|leave)_[A-Z]\w*?_[a-z]\w*", name) for name in dir(cls)):
+        own = [name for klass in cls.__mro__ if not klass.__module__.startswith("libcst") for name in vars(klass)]
+        if any(re.fullmatch(r"(?:visit|leave)_[A-Z]\w*?_[a-z]\w*", name) for name in own):  # (LibCST's are stubs)
             base = cst.CSTTransformer if issubclass(cls, cst.CSTTransformer) else cst.CSTVisitor
             cls.on_visit_attribute = base.on_visit_attribute  # type: ignore[method-assign]
             cls.on_leave_attribute = base.on_leave_attribute  # type: ignore[method-assign]
