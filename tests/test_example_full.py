@@ -77,11 +77,8 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-# One worker runs this module (pytest-xdist --dist loadgroup) and builds its fixture once: session scope,
-# so tests of other modules the worker runs in between do not tear it down.
-pytestmark = pytest.mark.xdist_group("test_example_full")
-
-
+# Session scope: each pytest-xdist worker that runs tests of this module builds the fixture once, however
+# the tests of other modules are interleaved with them.
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     """Run both projects' own test suites at once; their tmp dirs (``--basetemp``) are kept for inspection."""

@@ -81,11 +81,8 @@ assert evaluate(['file://' + root + '/r']) == 0
 """
 
 
-# One worker runs this module (pytest-xdist --dist loadgroup) and builds its fixture once: session scope,
-# so tests of other modules the worker runs in between do not tear it down.
-pytestmark = pytest.mark.xdist_group("test_example_half")
-
-
+# Session scope: each pytest-xdist worker that runs tests of this module builds the fixture once, however
+# the tests of other modules are interleaved with them.
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory):
     """Start the three subprocesses at once (they are independent), then collect them."""

@@ -15,11 +15,8 @@ GOLDEN = FIXTURES / "legacy_half_expected"
 KEPT = {"metta/sim/simple_policy_store.py", "metta/sim/policy_wrapper.py"}  # a manual site still needs the store
 
 
-# One worker runs this module (pytest-xdist --dist loadgroup) and builds its fixture once: session scope,
-# so tests of other modules the worker runs in between do not tear it down.
-pytestmark = pytest.mark.xdist_group("test_golden_half")
-
-
+# Session scope: each pytest-xdist worker that runs tests of this module builds the fixture once, however
+# the tests of other modules are interleaved with them.
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, runner.RunResult]]:
     """The legacy project copied to a temporary directory and migrated once (shared by the tests)."""

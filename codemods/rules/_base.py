@@ -98,6 +98,7 @@ class NoFieldVisits:
 
 STATEMENT = Kind(cst.SimpleStatementLine, cst.BaseCompoundStatement)
 _IF = Kind(cst.If)
+_MODULE = Kind(cst.Module)
 
 
 def marker(reason: str) -> str:
@@ -144,6 +145,7 @@ class LegacyRule(NoFieldVisits, VisitorBasedCodemodCommand):
         self.config: Config = context.scratch.get(CONFIG_KEY) or Config()
         self._statements: list[_Statement] = []
         self._markers: dict[int, list[str]] = {}
+        self._header: tuple[cst.CSTNode | None, set[str]] = (None, set())  # (first statement, header comments)
 
     @contextmanager
     def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
@@ -220,10 +222,10 @@ class LegacyRule(NoFieldVisits, VisitorBasedCodemodCommand):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if STATEMENT(node) and not self._is_elif(node):
             self._statements.append(node)
-        elif isinstance(node, cst.Module) and node.body:
+        elif _MODULE(node) and node.body:  # type: ignore[attr-defined]
             # The comments above a module's first statement are the module's header to LibCST: a marker
             # placed there by an earlier run is found there (not in the statement's leading_lines).
-            self._header = (node.body[0], {line.comment.value for line in node.header if line.comment})
+            self._header = (node.body[0], {line.comment.value for line in node.header if line.comment})  # type: ignore[attr-defined]
         return cst.CSTTransformer.on_visit(self, node)
 
     def _is_elif(self, node: cst.CSTNode) -> bool:
@@ -238,7 +240,7 @@ class LegacyRule(NoFieldVisits, VisitorBasedCodemodCommand):
             if reasons:
                 if isinstance(original_node, cst.SimpleStatementLine):
                     result = original_node  # never half-rewrite a manual statement
-                first, header = getattr(self, "_header", (None, set()))
+                first, header = self._header
                 result = self._with_markers(result, reasons, header if original_node is first else set())
         return result
 
