@@ -57,11 +57,11 @@ def _examples(default: int) -> int:
     return int(os.environ.get("TINYCKPT_PROPERTY_EXAMPLES", default))
 
 
-def _settings(default_examples: int, *, shrink: bool = True, derandomize: bool = True) -> settings:
+def _settings(max_examples: int, *, shrink: bool = True, derandomize: bool = True) -> settings:
     # No example database and derandomized (or a fixed seed): CI runs the same examples every time.
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     return settings(
-        max_examples=default_examples if not derandomize else _examples(default_examples),
+        max_examples=max_examples,
         deadline=None,
         derandomize=derandomize,
         database=None,
@@ -176,8 +176,9 @@ def test_migrating_generated_legacy_modules_is_safe(shard: int, record_property:
 
     # no shrink: it re-runs every rule hundreds of times; the failing example is printed as it is
     seed(shard)(_settings(examples, shrink=False, derandomize=False)(given(legacy_modules())(check)))()
-    record_property("summary", f"test_migrating_generated_legacy_modules_is_safe[{shard}]: {len(passed)} generated legacy modules passed "
-                               f"(of {_examples(EXAMPLES)} over {SHARDS} shards)")
+    record_property("summary", f"test_migrating_generated_legacy_modules_is_safe[{shard}]: {len(passed)} generated "
+                               f"legacy modules passed (of {_examples(EXAMPLES)} over {SHARDS} shards)")
+    assert len(passed) >= examples, "hypothesis stopped before running every example"
 
 
 def _check_generated_module(module: GeneratedModule) -> None:
@@ -312,7 +313,7 @@ def _lone_cr(source: str) -> bool:
     return "\r" in source.replace("\r\n", "")
 
 
-@_settings(EXAMPLES)
+@_settings(_examples(EXAMPLES))
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @given(hypothesmith.from_grammar().filter(lambda src: not any(n.decode() in src for n in _NEEDLES)))
 def test_programs_without_legacy_names_are_byte_identical(source: str) -> None:
@@ -324,7 +325,7 @@ def test_programs_without_legacy_names_are_byte_identical(source: str) -> None:
         assert result.error.startswith("cannot parse"), result.error
 
 
-@_settings(EXAMPLES)
+@_settings(_examples(EXAMPLES))
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @given(hypothesmith.from_node(cst.Module))
 def test_libcst_generated_modules_are_byte_identical(source: str) -> None:
@@ -337,7 +338,7 @@ def test_libcst_generated_modules_are_byte_identical(source: str) -> None:
         assert result.error.startswith("cannot parse"), result.error
 
 
-@_settings(EXAMPLES)
+@_settings(_examples(EXAMPLES))
 @given(st.data())
 def test_near_misses_alone_are_byte_identical(data: st.DataObject) -> None:
     """A module of near misses only (no legacy import at all) is never touched."""
