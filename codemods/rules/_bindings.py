@@ -15,7 +15,7 @@ from typing import Any, Union
 import libcst as cst
 import libcst.matchers as m
 
-from codemods.rules._base import NoFieldVisits, Kind
+from codemods.rules._base import Kind, NoFieldVisits
 from codemods.rules._legacy_types import TypedRule, params
 
 _Scope = Union[cst.Module, cst.FunctionDef, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp]

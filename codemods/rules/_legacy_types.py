@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import libcst as cst
 import libcst.matchers as m
 
-from codemods.rules._base import NoFieldVisits, Kind, LegacyRule, resolve_relative
+from codemods.rules._base import Kind, LegacyRule, NoFieldVisits, resolve_relative
 
 REEXPORTS_FROM = "legacy_imports"  # the rule whose facts hold ("reexport", qualified name, class, source)
 _OPTIONAL = {"Optional", "typing.Optional"}

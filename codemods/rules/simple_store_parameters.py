@@ -10,7 +10,7 @@ from libcst.codemod import CodemodContext
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, ScopeProvider
 
 from codemods.config import Config
-from codemods.rules._base import NoFieldVisits, CONFIG_KEY
+from codemods.rules._base import CONFIG_KEY, NoFieldVisits
 from codemods.rules._bindings import ScopedRule
 from codemods.rules._legacy_types import import_map, params, qualify
 from codemods.rules.simple_policy_store import (

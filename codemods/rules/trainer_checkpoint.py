@@ -10,7 +10,6 @@ import libcst.matchers as m
 from libcst._metadata_dependent import LazyValue
 from libcst.codemod import CodemodContext
 from libcst.metadata import (
-    MetadataWrapper,
     ParentNodeProvider,
     PositionProvider,
     QualifiedNameProvider,
@@ -19,7 +18,7 @@ from libcst.metadata import (
 )
 
 from codemods.config import Config
-from codemods.rules._base import NoFieldVisits, CONFIG_KEY, LegacyRule, resolve_relative
+from codemods.rules._base import CONFIG_KEY, LegacyRule, NoFieldVisits, resolve_relative, shared_wrapper
 from codemods.rules._quick import legacy_only, mentions
 from codemods.rules._save_pair import (
     DROPPED_FIELDS,
@@ -53,7 +52,7 @@ class TrainerCheckpoint(LegacyRule):
         config = context.scratch.get(CONFIG_KEY) or Config()
         if not mentions(tree, config, ("TrainerCheckpoint",)):
             return []
-        wrapper = MetadataWrapper(tree)
+        wrapper = shared_wrapper(tree)  # (the rules that see this tree unchanged reuse its metadata)
         qnames = wrapper.resolve(QualifiedNameProvider)
 
         def legacy(node: cst.CSTNode) -> str | None:
