@@ -9,10 +9,11 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider
 
+from codemods.legacy import MANAGER_STATE_KEYS
 from codemods.rules._bindings import Binder, Bindings, ScopedRule, scope_layout
 from codemods.rules._legacy_types import code, dotted
 
-STATE_KEYS = {"optimizer_state": "optimizer"}  # trainer-state keys: legacy -> what save_checkpoint now saves
+STATE_KEYS = MANAGER_STATE_KEYS  # trainer-state keys: legacy -> what save_checkpoint now saves
 PURE_CALLS = {"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"}  # metadata may drop these
 ESCAPES = ("the trainer state leaves this function; its key 'optimizer_state' is now 'optimizer' (what "
            "save_checkpoint saves): update the code that reads it")

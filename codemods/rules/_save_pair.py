@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import libcst as cst
 
+from codemods.legacy import TRAINER_CHECKPOINT_DROPPED
 from codemods.rules._base import NoFieldVisits
 
 # the save pair (consecutive statements) -> one call; TrainerCheckpoint fields -> trainer-state keys
@@ -13,7 +14,7 @@ SAVE_PAIR = ("pr = PolicyRecord(store, RUN, uri, PolicyMetadata(epoch=E, ...))",
              "TrainerCheckpoint(**fields).save(os.path.join(BASE, RUN))")
 NEW_SAVE = "save_checkpoint(AGENT, RUN, E, {fields but epoch and policy_path}, base_dir=BASE)"
 
-DROPPED_FIELDS = ("epoch", "policy_path")  # tinyckpt adds "epoch"; the path is the agent file itself
+DROPPED_FIELDS = TRAINER_CHECKPOINT_DROPPED  # tinyckpt adds "epoch"; the path is the agent file itself
 
 NO_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
 
