@@ -1,32 +1,40 @@
-"""The pure engine: source text in, new text and per-site outcomes out. No IO; never raises."""
+"""The pure engine: source text in, new text and per-site outcomes out. No IO; never raises.
+
+One file: one `Analysis` (parse, scopes, one walk), every rule plans its edits on it, one pass applies
+them, then the imports (see codemods.edits and codemods.imports). Cross-file facts come from
+`collect_facts` over every file, merged by `merge_facts`, and are solved once per file's analysis.
+"""
 
 from __future__ import annotations
 
 import ast
-import dataclasses
-import difflib
 import re
-import threading
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.codemod import CodemodContext
 
+from codemods.analysis import Analysis
 from codemods.config import Config
+from codemods.edits import Outcome, apply_edits, apply_more
+from codemods.imports import Bindings, additions, missing
+from codemods.legacy import MARKER_PREFIX, LegacyNames, relative_module
 from codemods.rules import RULES
-from codemods.rules._base import (
-    CONFIG_KEY,
-    INDEX_KEY,
-    MARKER_PREFIX,
-    SITES_KEY,
-    LegacyRule,
-    Site,
-)
+from codemods.rules._rule import Rule
 
-_SCRATCH_IMPORT_KEYS = ("AddImportsVisitor", "RemoveImportsVisitor")
+
+@dataclass(frozen=True)
+class Site:
+    """One place a rule migrated, or left for a person (`outcome == "manual"`)."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    outcome: str  # "migrated" | "manual"
+    message: str
 
 
 @dataclass
@@ -44,11 +52,82 @@ class FileResult:
         return self.error is None and self.new_source != self.source
 
 
-def _context(path: str, config: Config, index: Mapping[str, Any] | None, module_name: str | None,
-             package_name: str | None) -> CodemodContext:
-    scratch: dict[str, Any] = {CONFIG_KEY: config, INDEX_KEY: dict(index or {}), SITES_KEY: []}
-    return CodemodContext(filename=path, full_module_name=module_name, full_package_name=package_name,
-                          scratch=scratch)
+def migrate_source(
+    source: str,
+    path: str = "<string>",
+    *,
+    config: Config | None = None,
+    index: Mapping[str, Any] | None = None,
+    rules: Sequence[type[Rule]] | None = None,
+    module_name: str | None = None,
+    package_name: str | None = None,
+) -> FileResult:
+    """Run the rules over one module's text.
+
+    `module_name`/`package_name` let relative imports resolve; `index` holds the cross-file facts
+    (`collect_facts` of every file, merged); without one the file is taken alone, and nothing that
+    crosses a file boundary is migrated. A file that does not parse, or that a rule fails on, comes
+    back unchanged with `error` set: never a partial rewrite.
+    """
+    config = config or Config()
+    if module_name and LegacyNames(config).is_legacy_module(module_name):
+        return FileResult(path, source, source)  # legacy definitions are deleted or kept, never rewritten
+    if index is None and not may_need_rules(source, config):
+        return FileResult(path, source, source)  # run alone: only an import can bring legacy names in
+    try:
+        analysis = Analysis(source, path, config=config, module=module_name, package=package_name, index=index)
+    except cst.ParserSyntaxError as exc:
+        return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
+    except Exception as exc:  # noqa: BLE001 - the engine never raises
+        return FileResult(path, source, source, error=f"cannot parse: {type(exc).__name__}: {exc}")
+    planner: Rule | None = None
+    try:
+        planners = [rule() for rule in (RULES if rules is None else rules)]
+        edits = []
+        for planner in planners:
+            edits.extend(planner.plan(analysis))
+        planner = None
+        outcome = _finish(analysis, planners, apply_edits(analysis, edits))
+        new_source = outcome.module.code if outcome.module is not analysis.tree else source
+        sites = _sites(analysis, outcome, path)
+    except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
+        where = f"rule {planner.NAME}" if planner is not None else "engine"
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
+    if new_source == source:  # nothing rewritten (a second run's manual sites are still reported)
+        return FileResult(path, source, source, sites)
+    error = _unsafe_output(source, analysis.tree.code, new_source, path)
+    if error:
+        return FileResult(path, source, source, error=error)
+    return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+
+
+def _finish(analysis: Analysis, planners: Sequence[Rule], first: Outcome) -> Outcome:
+    """The import stage: the rules' import decisions, imports every reference of which is gone, and the
+    imports the applied edits need."""
+    bindings = Bindings(analysis, first)
+    edits = []
+    for planner in planners:
+        edits.extend(planner.plan_imports(analysis, bindings))
+    for binding in bindings.items:
+        if binding.gone and not bindings.is_dropped(binding) and bindings.present(binding.node):
+            bindings.drop(binding)
+    edits.extend(bindings.edits())
+    dropped = set(bindings.dropped)
+    wanted = missing(analysis, first.imports, bindings, dropped)
+    merge, statements, after = additions(analysis, wanted, "imports") if wanted else ([], [], None)
+    edits.extend(merge)
+    if not edits and not statements:
+        return first
+    return apply_more(analysis, first, edits, statements, after)
+
+
+def _sites(analysis: Analysis, outcome: Outcome, path: str) -> list[Site]:
+    found = []
+    for applied in outcome.sites:
+        line, column = analysis.position(applied.node)
+        found.append(Site(path, line, column, applied.rule, applied.outcome, applied.message))
+    return sorted(found, key=lambda s: (s.line, s.column))
 
 
 def _marker_lines(text: str) -> dict[str, list[int]]:
@@ -77,97 +156,19 @@ def _place_manual_sites(sites: list[Site], new_source: str) -> list[Site]:
     return placed
 
 
-def migrate_source(
-    source: str,
-    path: str = "<string>",
-    *,
-    config: Config | None = None,
-    index: Mapping[str, Any] | None = None,
-    rules: Sequence[type[LegacyRule]] | None = None,
-    module_name: str | None = None,
-    package_name: str | None = None,
-) -> FileResult:
-    """Run the rules, in registry order, over one module's text.
-
-    `module_name`/`package_name` let relative imports resolve; `index` holds the cross-file facts
-    from `collect_facts`. A file that does not parse, or that a rule fails on, comes back unchanged
-    with `error` set: never a partial rewrite.
-    """
-    config = config or Config()
-    if module_name and config.is_legacy_module(module_name):
-        return FileResult(path, source, source)  # legacy definitions are deleted or kept, never rewritten
-    if index is None and not _may_need_rules(source, config):
-        return FileResult(path, source, source)  # run alone: only an import can bring legacy names in
-    try:
-        tree = _parse(source)
-    except cst.ParserSyntaxError as exc:
-        return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
-    except Exception as exc:  # noqa: BLE001 - the engine never raises
-        return FileResult(path, source, source, error=f"cannot parse: {type(exc).__name__}: {exc}")
-    context = _context(path, config, index, module_name, package_name)
-    rule = None
-    try:
-        original_code = tree.code
-        code = original_code  # of `tree`
-        for rule in rules if rules is not None else RULES:
-            seen, reported = code, len(context.scratch[SITES_KEY])
-            result = rule(context).transform_module(tree)
-            for key in _SCRATCH_IMPORT_KEYS:  # each rule already ran its own import edits
-                context.scratch.pop(key, None)
-            if result is not tree:
-                code = result.code
-                if code != seen:  # (rebuilt but unchanged: keep the tree whose metadata is resolved)
-                    tree = result
-            if seen != original_code and len(context.scratch[SITES_KEY]) > reported:
-                _to_original_lines(context.scratch[SITES_KEY], reported, seen, original_code)
-        new_source = code
-    except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
-        where = f"rule {rule.NAME}" if rule is not None else "engine"
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
-    sites = list(context.scratch[SITES_KEY])
-    if new_source == original_code:  # nothing rewritten (a second run's manual sites are still reported)
-        return FileResult(path, source, source, sites)
-    error = _unsafe_output(source, original_code, new_source, path)
-    if error:
-        return FileResult(path, source, source, error=error)
-    return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
-
-
-_LAST_PARSE = threading.local()
-
-
-def _parse(source: str) -> cst.Module:
-    """`cst.parse_module`, the same tree again for the same text (trees are immutable): facts then
-    migrate over one file share the tree, so its metadata and value graph are computed once."""
-    last = getattr(_LAST_PARSE, "slot", None)
-    if last is not None and last[0] == source:
-        return last[1]
-    tree = cst.parse_module(source)
-    _LAST_PARSE.slot = (source, tree)
-    return tree
-
-
-def _legacy_words(config: Config) -> frozenset[str]:
-    """Names that, imported from anywhere, may be legacy: the classes and the legacy modules' own names."""
-    return frozenset({qn.rpartition(".")[2] for qn in config.legacy_names}
-                     | {m.rpartition(".")[2] for m in config.legacy_modules})
-
-
-def _may_need_rules(source: str, config: Config) -> bool:
+def may_need_rules(source: str, config: Config) -> bool:
     """False when, without cross-file facts, no rule can have work in this text: it imports nothing
     that may be legacy (nor the target), and holds no marker and no commented-out legacy import.
 
     Every rule matches by qualified name, i.e. through an import, so a file run alone that only
     *mentions* a legacy name (a docstring, an unrelated class, "AWS::...::PolicyStore" in a data
-    table) is left alone before the (expensive) LibCST parse and metadata. With an index (the
-    runner) every candidate goes through the rules: the facts may make an import-free file's
-    functions receive records from other files. A file `ast` cannot parse goes on to LibCST,
-    which reports it (or parses syntax newer than this Python).
+    table) is left alone before the (expensive) LibCST parse. A file `ast` cannot parse goes on to
+    LibCST, which reports it (or parses syntax newer than this Python).
     """
     if MARKER_PREFIX.strip() in source:
         return True
-    words = _legacy_words(config)
+    names = LegacyNames(config)
+    words = names.words()
     if re.search(r"#\s*(?:from|import)\s[^\n]*\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b", source):
         return True  # a commented-out legacy import
     try:
@@ -176,27 +177,15 @@ def _may_need_rules(source: str, config: Config) -> bool:
         return True
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            if any(config.is_legacy_module(a.name) or set(a.name.split(".")) & words for a in node.names):
+            if any(names.is_legacy_module(a.name) or set(a.name.split(".")) & words for a in node.names):
                 return True
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if config.is_legacy_module(module) or set(module.split(".")) & words or module == config.target:
+            if names.is_legacy_module(module) or set(module.split(".")) & words or module == config.target:
                 return True  # (the target import: legacy_imports keeps its names sorted)
             if any(a.name in words or a.name == "*" for a in node.names):
                 return True
     return False
-
-
-def _to_original_lines(sites: list[Site], first: int, seen: str, original: str) -> None:
-    """Sites[first:] were reported on `seen` (what earlier rules made); give them `original` lines."""
-    opcodes = difflib.SequenceMatcher(None, original.splitlines(), seen.splitlines(), autojunk=False).get_opcodes()
-    for k in range(first, len(sites)):
-        site = sites[k]
-        for tag, i1, _i2, j1, j2 in opcodes:
-            if j1 < site.line <= j2:  # 1-based line inside this block of `seen`
-                line = i1 + (site.line - j1) if tag == "equal" else i1 + 1
-                sites[k] = dataclasses.replace(site, line=line)
-                break
 
 
 def _unsafe_output(source: str, original_code: str, new_source: str, path: str) -> str | None:
@@ -219,25 +208,24 @@ def collect_facts(
     path: str,
     *,
     config: Config | None = None,
-    rules: Sequence[type[LegacyRule]] | None = None,
+    rules: Sequence[type[Rule]] | None = None,
     module_name: str | None = None,
     package_name: str | None = None,
+    index: Mapping[str, Any] | None = None,
 ) -> dict[str, list[Any]]:
-    """Cross-file facts one file contributes, by rule name (see `LegacyRule.collect`). Never raises."""
+    """Cross-file facts one file contributes, by index section. Never raises.
+
+    `index` may already hold what the analysis needs to read the file right (the tree's re-exports)."""
     config = config or Config()
     try:
-        tree = _parse(source)
+        analysis = Analysis(source, path, config=config, module=module_name, package=package_name,
+                            index=index or {})
+        facts: dict[str, list[Any]] = {"graphs": [analysis.graph]}
+        for rule in RULES if rules is None else rules:
+            for section, items in rule.facts(analysis).items():
+                facts.setdefault(section, []).extend(items)
     except Exception:  # noqa: BLE001 - reported by migrate_source
         return {}
-    facts: dict[str, list[Any]] = {}
-    context = _context(path, config, None, module_name, package_name)
-    for rule in rules if rules is not None else RULES:
-        try:
-            found = rule.collect(tree, context)
-        except Exception:  # noqa: BLE001 - no facts is the safe answer: the rule then goes manual
-            found = []
-        if found:
-            facts.setdefault(rule.NAME, []).extend(found)
     return facts
 
 
@@ -258,11 +246,8 @@ def _one_line(exc: BaseException) -> str:
 
 def import_base(node: ast.ImportFrom, package: str) -> str:
     """The absolute module a `from ... import` names, relative levels resolved against `package`."""
-    if not node.level:
-        return node.module or ""
-    parts = package.split(".") if package else []
-    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-    return ".".join([*parts, node.module] if node.module else parts)
+    found = relative_module(node.level, node.module, package or None)
+    return found if found is not None else (node.module or "")
 
 
 def imported_modules(source: str, module_name: str, is_package: bool) -> set[str]:

@@ -15,9 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
+from codemods.analysis.graph import Graph
+from codemods.analysis.solution import legacy_touching
 from codemods.config import Config
 from codemods.engine import (
     ModuleFacts,
+    Site,
     collect_facts,
     import_base,
     imported_modules,
@@ -34,12 +37,12 @@ from codemods.files import (
     iter_python_files,
     module_name_for,
     parallel_map,
-    prefilter,
     read_bytes,
     write_atomic,
 )
+from codemods.legacy import is_test_file, prefilter_for, reexports_of
 from codemods.rules import RULES
-from codemods.rules._base import LegacyRule, Site
+from codemods.rules._rule import Rule
 
 #: The `rule` of the manual site reported for a legacy module that must stay for now.
 KEEP_RULE = "delete_legacy_modules"
@@ -136,24 +139,23 @@ class _Scanned:
     file: str
     module: str
     is_package: bool
-    candidate: bool = False
+    strength: str | None = None  # the prefilter's verdict: "strong", "weak" or None (nothing legacy)
     error: str | None = None
     error_at: tuple[int, int] = (1, 1)
-    facts: dict[str, list[Any]] = field(default_factory=dict)
+    imports: frozenset[str] = frozenset()  # every module it imports (`from a import b`: a and a.b)
+    reexports: tuple[tuple[str, str, str], ...] = ()  # (qualified name, legacy class, source) it re-exports
     legacy_only_test: bool = False
     crude_imports: frozenset[str] = frozenset()  # for files that could not be processed
 
+    @property
+    def candidate(self) -> bool:
+        return self.strength is not None
 
-def _is_test_file(file: str) -> bool:
-    name = os.path.basename(file)
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
-
-def _first_party_imports(source: str, module: str, is_package: bool, config: Config,
+def _first_party_imports(tree: ast.Module, module: str, is_package: bool, config: Config,
                          top_levels: frozenset[str]) -> list[str]:
     """The first-party modules a file imports, `from pkg import mod` resolved to `pkg.mod` when
     that is a legacy module (so `from metta.agent import policy_store` counts as legacy)."""
-    tree = ast.parse(source)
     package = module if is_package else module.rpartition(".")[0]
     found: list[str] = []
     for node in ast.walk(tree):
@@ -183,45 +185,87 @@ def _crude_imports(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _needle_facts(index: dict[str, list[Any]]) -> set[bytes]:
-    """Words rules asked the runner to look for, as `("needle", word)` facts."""
-    return {fact[1].encode() for facts in index.values() for fact in facts
-            if isinstance(fact, tuple) and len(fact) == 2 and fact[0] == "needle" and isinstance(fact[1], str)
-            and fact[1].isidentifier()}
-
-
-def _extra_match(data: bytes, extra: re.Pattern[bytes] | None) -> bool:
-    return extra is not None and extra.search(data) is not None
-
-
-def _scan(file: str, config: Config, rules: Sequence[type[LegacyRule]], top_levels: frozenset[str],
-          extra: re.Pattern[bytes] | None = None) -> _Scanned:
+def _scan(file: str, config: Config, top_levels: frozenset[str], words: re.Pattern[bytes] | None = None) -> _Scanned:
+    """Read a file once and look at its bytes; a file that may hold something legacy (or, with `words`,
+    that mentions one of them) is also parsed with `ast` for its imports and re-exports."""
     module = module_name_for(file, config)
     result = _Scanned(file, module, is_package_file(file))
     try:
         data = read_bytes(file)
     except SourceError as exc:
-        result.error, result.error_at = str(exc), (exc.line, exc.column)
-        result.candidate = True
+        result.error, result.error_at, result.strength = str(exc), (exc.line, exc.column), "strong"
         return result
-    if not prefilter(data, config) and not _extra_match(data, extra):
-        return result
-    result.candidate = True
+    if words is not None:
+        if words.search(data) is None:
+            return result
+        result.strength = "needle"
+    else:
+        result.strength = "strong" if config.is_legacy_module(module) else prefilter_for(config).classify(data)
+        if result.strength is None:
+            return result
     try:
         text, _ = decode_source(data)
     except SourceError as exc:
         result.error, result.error_at = str(exc), (exc.line, exc.column)
         result.crude_imports = _crude_imports(data.decode("latin-1"))
+        result.strength = "strong"
         return result
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        result.strength = "strong"  # LibCST reports it (or parses syntax newer than this Python)
+        return result
+    result.imports = frozenset(_modules_of(tree, module, result.is_package))
     package = module if result.is_package else module.rpartition(".")[0]
-    result.facts = collect_facts(text, file, config=config, rules=rules, module_name=module,
-                                 package_name=package or None)
-    if _is_test_file(file):
-        try:
-            first_party = _first_party_imports(text, module, result.is_package, config, top_levels)
-        except (SyntaxError, ValueError):
-            first_party = []
+    pairs = [(a.asname or a.name, f"{import_base(node, package)}.{a.name}") for node in tree.body
+             if isinstance(node, ast.ImportFrom) for a in node.names if a.name != "*"]
+    found = reexports_of(module, pairs, config)
+    sources = dict((f"{module}.{local}", qualified) for local, qualified in pairs)
+    result.reexports = tuple((q, c, sources[q]) for q, c in sorted(found.items()))
+    if is_test_file(file) and not file.endswith("conftest.py"):
+        first_party = _first_party_imports(tree, module, result.is_package, config, top_levels)
         result.legacy_only_test = bool(first_party) and all(config.is_legacy_module(m) for m in first_party)
+    return result
+
+
+def _modules_of(tree: ast.Module, module_name: str, is_package: bool) -> set[str]:
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = import_base(node, package)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+@dataclass
+class _Facts:
+    file: str
+    facts: dict[str, list[Any]] = field(default_factory=dict)
+    words: tuple[str, ...] = ()  # functions and classes of a module where legacy values live
+    fixtures: tuple[str, ...] = ()  # its pytest fixtures
+
+
+def _facts(item: tuple[str, str, bool], config: Config, rules: Sequence[type[Rule]],
+           base: dict[str, list[Any]]) -> _Facts:
+    file, module, is_package = item
+    result = _Facts(file)
+    try:
+        text, _ = decode_source(read_bytes(file))
+    except SourceError:
+        return result
+    package = module if is_package else module.rpartition(".")[0]
+    result.facts = collect_facts(text, file, config=config, rules=rules, module_name=module,
+                                 package_name=package or None, index=base)
+    for graph in result.facts.get("graphs", ()):
+        if isinstance(graph, Graph) and legacy_touching(graph):
+            top = f"{graph.module}."
+            names = {q[len(top):].partition(".")[0] for q in [*graph.sigs, *graph.bases] if q.startswith(top)}
+            result.words = tuple(sorted(n for n in names if n.isidentifier() and not n.startswith("__")))
+            result.fixtures = tuple(sorted(graph.fixtures))
     return result
 
 
@@ -240,7 +284,7 @@ class _Migrated:
     mode: int = 0o100644
 
 
-def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[type[LegacyRule]],
+def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[type[Rule]],
              index: dict[str, list[Any]]) -> _Migrated:
     file, path, module, is_package = item
     result = _Migrated(file, path)
@@ -274,7 +318,7 @@ def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[t
 # -- the pipeline ----------------------------------------------------------------------------------
 
 def select_rules(only: Iterable[str] = (), skip: Iterable[str] = (),
-                 registry: Sequence[type[LegacyRule]] | None = None) -> list[type[LegacyRule]]:
+                 registry: Sequence[type[Rule]] | None = None) -> list[type[Rule]]:
     """The registry filtered by `--only` / `--skip` (order kept); ValueError names unknown rules."""
     registry = list(RULES if registry is None else registry)
     known = {rule.NAME for rule in registry}
@@ -283,11 +327,6 @@ def select_rules(only: Iterable[str] = (), skip: Iterable[str] = (),
     if unknown:
         raise ValueError(f"unknown rule(s): {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
     return [r for r in registry if (not only or r.NAME in only) and r.NAME not in skip]
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    real = os.path.realpath(path)
-    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def _configured_deletions(config: Config, paths: Sequence[Path], files: Sequence[str]) -> set[str]:
@@ -304,7 +343,44 @@ def _configured_deletions(config: Config, paths: Sequence[Path], files: Sequence
     return found
 
 
-def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRule]] | None = None,
+def _needle_candidates(scanned: Sequence[_Scanned], facts: Sequence[_Facts],
+                       again: Sequence[_Scanned]) -> list[_Scanned]:
+    """Files outside the candidates that call into a module where legacy values live: a file that
+    mentions one of the module's function or class names AND imports that module (or, for a pytest
+    fixture of a conftest, is a test file below it that mentions the fixture). Decided once: no snowball."""
+    modules = {s.file: s for s in scanned}
+    words: dict[str, set[str]] = {}  # word -> modules that define it
+    fixtures: dict[str, list[str]] = {}  # fixture -> directories of the conftests that define it
+    for f in facts:
+        module = modules[f.file].module
+        for word in f.words:
+            words.setdefault(word, set()).add(module)
+        if os.path.basename(f.file) == "conftest.py":
+            for name in f.fixtures:
+                fixtures.setdefault(name, []).append(os.path.dirname(os.path.abspath(f.file)))
+    chosen = []
+    for s in again:
+        if not s.candidate or s.error:
+            continue
+        mentioned = set(re.findall(r"[A-Za-z_]\w*", _text_of(s.file)))
+        if any(m in s.imports for w in mentioned & words.keys() for m in words[w]):
+            chosen.append(s)
+            continue
+        here = os.path.dirname(os.path.abspath(s.file))
+        if is_test_file(s.file) and any(here == d or here.startswith(d + os.sep)
+                                        for name in mentioned & fixtures.keys() for d in fixtures[name]):
+            chosen.append(s)
+    return chosen
+
+
+def _text_of(file: str) -> str:
+    try:
+        return decode_source(read_bytes(file))[0]
+    except SourceError:
+        return ""
+
+
+def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | None = None,
         jobs: int | None = None, progress: Progress | None = None) -> RunResult:
     """Compute the whole migration of `paths` (nothing is written)."""
     rules = list(RULES if rules is None else rules)
@@ -315,43 +391,44 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[LegacyRul
     top_levels = frozenset(module_name_for(f, config).split(".")[0] for f in files)
 
     tick = progress("scanning", len(files)) if progress else None
-    scanned = parallel_map(partial(_scan, config=config, rules=rules, top_levels=top_levels), files, jobs, tick)
-    index = merge_facts(s.facts for s in scanned if s.candidate and s.error is None)
-    # Rules can name more words worth a look (a pytest fixture that yields a legacy object is used
-    # by tests that mention nothing legacy): scan the other files again for them, until none are new.
-    searched: set[bytes] = set()
-    while True:
-        words = _needle_facts(index) - searched
-        if not words:
-            break
-        searched |= words
-        extra = re.compile(rb"\b(?:" + b"|".join(re.escape(w) for w in sorted(words)) + rb")\b")
-        others = [s.file for s in scanned if not s.candidate]
-        again = parallel_map(partial(_scan, config=config, rules=rules, top_levels=top_levels, extra=extra),
-                             others, jobs)
-        found = {s.file: s for s in again if s.candidate}
-        if not found:
-            break
-        scanned = [found.get(s.file, s) for s in scanned]
-        index = merge_facts(s.facts for s in scanned if s.candidate and s.error is None)
-    candidates = [s for s in scanned if s.candidate]
-    result.candidates = len(candidates)
+    scanned = parallel_map(partial(_scan, config=config, top_levels=top_levels), files, jobs, tick)
+    reexports = sorted({r for s in scanned for r in s.reexports})
+    exported = {q for q, _, _ in reexports}
+    # a file that only spells legacy class names matters once it imports one some module re-exports
+    chosen = [s for s in scanned if s.strength == "strong" or s.error or (s.strength == "weak" and s.imports & exported)]
+    base: dict[str, list[Any]] = {"reexports": list(reexports)}
+    tick = progress("analysing", len(chosen)) if progress else None
+    items = [(s.file, s.module, s.is_package) for s in chosen if s.error is None]
+    facts = parallel_map(partial(_facts, config=config, rules=rules, base=base), items, jobs, tick, min_parallel=8)
+    words = sorted({w for f in facts for w in (*f.words, *f.fixtures)})
+    if words:  # one more look at the other files, for the words of the modules where legacy values live
+        taken = {s.file for s in chosen}
+        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+        others = [s.file for s in scanned if s.file not in taken]
+        again = parallel_map(partial(_scan, config=config, top_levels=top_levels, words=pattern), others, jobs)
+        more = _needle_candidates(scanned, facts, again)
+        if more:
+            facts += parallel_map(partial(_facts, config=config, rules=rules, base=base),
+                                  [(s.file, s.module, s.is_package) for s in more], jobs, min_parallel=8)
+            chosen += more
+    index = merge_facts([base, *(f.facts for f in facts)])
+    result.candidates = len(chosen)
 
-    for s in candidates:
+    for s in chosen:
         if s.error:
             result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
-    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in candidates if s.error is None]
+    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in chosen if s.error is None]
     tick = progress("migrating", len(todo)) if progress else None
     migrated = parallel_map(partial(_migrate, config=config, rules=rules, index=index), todo, jobs, tick,
                             min_parallel=8)
 
     by_file = {m.file: m for m in migrated}
     modules = {s.file: s for s in scanned}
-    facts = [ModuleFacts(m.file, modules[m.file].module, m.imports, _is_test_file(m.file)) for m in migrated]
-    facts += [ModuleFacts(s.file, s.module, s.crude_imports) for s in candidates if s.error]
-    legacy_tests = [s.file for s in candidates if s.legacy_only_test and s.error is None]
+    facts_of = [ModuleFacts(m.file, modules[m.file].module, m.imports, is_test_file(m.file)) for m in migrated]
+    facts_of += [ModuleFacts(s.file, s.module, s.crude_imports) for s in chosen if s.error]
+    legacy_tests = [s.file for s in chosen if s.legacy_only_test and s.error is None]
     extra = _configured_deletions(config, paths, files)
-    to_delete, kept = plan_deletions(facts, config, legacy_tests, extra)
+    to_delete, kept = plan_deletions(facts_of, config, legacy_tests, extra)
 
     for m in migrated:
         if m.error:

@@ -10,7 +10,7 @@ import pytest
 
 from codemods import runner
 from codemods.config import find_config
-from codemods.rules._base import MARKER_PREFIX
+from codemods.legacy import MARKER_PREFIX
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -28,7 +28,7 @@ from pyflakes import checker, messages
 
 from codemods.config import Config
 from codemods.engine import FileResult, collect_facts, merge_facts, migrate_source
-from codemods.rules._base import LegacyRule
+from codemods.rules._rule import Rule as LegacyRule
 
 DEFAULT_MODULE = "app.main"
 

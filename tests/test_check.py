@@ -651,7 +651,7 @@ def test_finding_fields_match_design():
 
 def test_marker_prefix_is_the_rules_one():
     from codemods.check import MARKER_PREFIX
-    from codemods.rules._base import MARKER_PREFIX as RULES_MARKER_PREFIX
+    from codemods.legacy import MARKER_PREFIX as RULES_MARKER_PREFIX
 
     assert MARKER_PREFIX == RULES_MARKER_PREFIX
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codemods import cli
-from codemods.rules._base import MARKER_PREFIX
+from codemods.legacy import MARKER_PREFIX
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -36,7 +36,7 @@ from codemods import runner
 from codemods.config import Config, find_config
 from codemods.engine import FileResult, ModuleFacts, collect_facts, imported_modules, migrate_source, plan_deletions
 from codemods.rules import RULES
-from codemods.rules._base import MARKER_PREFIX
+from codemods.legacy import MARKER_PREFIX
 
 CONFIG = Config()
 PATH = MODULE_NAME.replace(".", "/") + ".py"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import codemods.rules
 from codemods.rules import RULES
-from codemods.rules._base import LegacyRule
+from codemods.rules._rule import Rule as LegacyRule
 
 ROOT = Path(__file__).resolve().parent.parent
 

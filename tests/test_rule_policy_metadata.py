@@ -17,9 +17,7 @@ def row(run_name: str, epoch: int, **scores: float) -> dict:
 
 def copy(d):
     return PolicyMetadata.from_dict(d)
-''', '''
-
-def row(run_name: str, epoch: int, **scores: float) -> dict:
+''', '''def row(run_name: str, epoch: int, **scores: float) -> dict:
     return dict(run_name=run_name, epoch=epoch, **scores)
 
 

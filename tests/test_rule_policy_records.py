@@ -37,7 +37,7 @@ def test_one_caller_passing_a_record_that_stays_keeps_the_callee_a_record() -> N
     caller = CALLER.replace('''    print(describe(store.policy_record("./train_dir/run")))''', '''    print(describe(store.policy_record("./train_dir/run")))
     print(describe(store.policy_record("wandb://run/x")))''')
     check_rule(RULES, LIB, LIB, module_name="app.lib", others={"app.caller": caller})
-    marked = caller.replace('''    print(describe(store.policy_record("wandb://run/x")))''', '''    # tinyckpt-migrate: manual: wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint
+    marked = caller.replace('''    print(describe(store.policy_record("wandb://run/x")))''', '''    # tinyckpt-migrate: manual: wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint; it holds back 3 other sites of the same record (in app.caller.main, app.lib.describe)
     print(describe(store.policy_record("wandb://run/x")))''')
     check_rule(RULES, caller, marked, module_name="app.caller", others={"app.lib": LIB},
                sites=[("manual", "policy_store", "wandb://")])
@@ -54,7 +54,8 @@ def push(store: PolicyStore, uri):
     return pr.run_name
 '''
     after = before.replace("    upload(pr)", "    # tinyckpt-migrate: manual: a record passed to upload(), which this tool "
-                           "cannot follow; it stays a record\n    upload(pr)")
+                           "cannot follow; it stays a record; it holds back 2 other sites of the same record (in "
+                           "app.main.push)\n    upload(pr)")
     check_rule(RULES, before, after, sites=[("manual", "policy_records", "upload()")])
 
 
@@ -67,7 +68,7 @@ def score(store: PolicyStore, uri) -> float:
     print(pr.uri, pr.metadata.epoch)
     return pr.metadata["score"]
 '''
-    after = before.replace('''    return pr.metadata["score"]''', '''    # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from
+    after = before.replace('''    return pr.metadata["score"]''', '''    # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from; it holds back 3 other sites of the same record (in app.main.score)
     return pr.metadata["score"]''')
     check_rule(RULES, before, after, sites=[("manual", "policy_records", 'pr.metadata["score"]')])
 
@@ -121,6 +122,7 @@ def names(store: PolicyStore, uris):
         futures = [pool.submit(_name, store.policy_record(u)) for u in uris]
         return [f.result() for f in futures]
 ''', '''from concurrent.futures import ThreadPoolExecutor
+
 import torch
 from tinyckpt import latest_checkpoint, parse_checkpoint_path
 
@@ -182,7 +184,7 @@ class Scored(Base):
     def agent(self):
         return self._pr.policy
 '''
-    after = before.replace('''        return pr.metadata["score"]''', '''        # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from
+    after = before.replace('''        return pr.metadata["score"]''', '''        # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from; it holds back 3 other sites of the same record (in app.main.Base.__init__, app.main.Base.report, app.main.Scored.agent)
         return pr.metadata["score"]''')
     check_rule(RULES, before, after, sites=[("manual", "policy_records", "score")])
     fine = before.replace('pr.metadata["score"]', "pr.uri")
@@ -211,6 +213,13 @@ def load(store: PolicyStore, uri):
 def show(store, uri):
     print(load(store, uri).run_name)
 ''')
+    (tmp_path / "app" / "cli.py").write_text('''from metta.agent.policy_store import PolicyStore
+from app.show import show
+
+
+def main(uri):
+    show(PolicyStore(), uri)
+''')  # (show's store comes from here: a function nothing in the project calls keeps its parameters)
     monkeypatch.chdir(tmp_path)
     result = runner.run([Path(".")], Config(root=tmp_path), jobs=1)
     runner.apply_changes(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rule_helpers import check_rule
 
-from codemods.rules._base import MARKER_PREFIX
+from codemods.legacy import MARKER_PREFIX
 from codemods.rules.annotations import Annotations
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.simple_policy_store import MOCK, SimplePolicyStoreRule
@@ -20,10 +20,15 @@ P = ("migrated", "simple_store_parameters")
 PIPELINE = [SimplePolicyStoreRule, SimpleStoreParameters, Annotations, LegacyImports]
 
 
+def _holds(function: str, count: int = 1) -> str:
+    """What a manual site of a record says it holds back (the rest of the record's unit, here in one function)."""
+    return f"; it holds back {count} other site{'s' if count > 1 else ''} of the same record (in app.main.{function})"
+
+
 def test_record_from_a_local_store() -> None:
     before = ("import torch\n\n" + STORE + "\n\ndef play(uri):\n    store = SimplePolicyStore(device=\"cpu\")\n"
               "    pr = store.policy_record(uri)\n    return pr.policy, pr.uri, pr.run_name, pr.metadata.epoch\n")
-    after = ("import torch\nfrom tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n\ndef play(uri):\n"
+    after = ("import torch\n\nfrom tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n\ndef play(uri):\n"
              "    pr = latest_checkpoint(uri)\n    return torch.load(pr, weights_only=False), pr, "
              "parse_checkpoint_path(pr)[0], parse_checkpoint_path(pr)[1]\n")
     check_rule(PIPELINE, before, after, sites=[L, P, S, S, S, S, S])
@@ -48,9 +53,9 @@ def test_mock_fallback_and_foreign_scheme_are_manual_and_keep_the_store() -> Non
     before = (STORE + "\n\ndef play(args):\n    store = SimplePolicyStore.create(device=\"cpu\")\n"
               "    pr = store.policy_record_or_mock(args.uri, args.name)\n"
               "    base = store.policy_record(\"wandb://run/baseline:v3\")\n    return pr.policy, base.run_name\n")
-    after = before.replace("    pr =", f"    {MARKER_PREFIX}{MOCK}\n    pr =").replace(
+    after = before.replace("    pr =", f"    {MARKER_PREFIX}{MOCK}{_holds('play')}\n    pr =").replace(
         "    base =", f"    {MARKER_PREFIX}wandb:// URIs have no tinyckpt counterpart; download the checkpoint or "
-                     "pass a local path\n    base =")
+                     f"pass a local path{_holds('play')}\n    base =")
     result = check_rule(PIPELINE, before, after, sites=[("manual", "simple_policy_store", "mock"),
                                                          ("manual", "simple_policy_store", "wandb://")])
     assert [s.line for s in result.sites] == [7, 9]
@@ -63,13 +68,13 @@ def test_records_in_a_list_and_loops() -> None:
     after = ("from tinyckpt import parse_checkpoint_path\n\n\ndef pick(records: list[str], name: str):\n"
              "    by_run = {parse_checkpoint_path(pr)[0]: pr for pr in records}\n    for pr in records:\n"
              "        if parse_checkpoint_path(pr)[0] == name:\n            return pr\n    return by_run\n")
-    check_rule(PIPELINE, before, after, sites=[("migrated", "annotations"), S, S])
+    check_rule(PIPELINE, before, after, sites=[L, ("migrated", "annotations"), S, S])
 
 
 def test_wrapper_metadata_without_counterpart_is_manual() -> None:
     before = WRAPPER + "\n\ndef f(pr: PolicyWrapper):\n    return pr.metadata.score\n"
     reason = ("PolicyWrapper.metadata.score has no tinyckpt counterpart (a checkpoint path carries only run name and "
-              "epoch); decide")
+              "epoch); decide" + _holds("f"))
     after = before.replace("    return", f"    {MARKER_PREFIX}{reason}\n    return")
     check_rule(SimplePolicyStoreRule, before, after, sites=[("manual", "simple_policy_store")])
 
@@ -82,8 +87,6 @@ NEAR_MISSES = {
                                             "    return pr.policy, pr.uri\n",
     "a new PolicyWrapper imported from elsewhere": (
         "from app.models import PolicyWrapper\n\n\ndef f(pr: PolicyWrapper):\n    return pr.policy, pr.run_name\n"),
-    "a wrapper variable that is also bound to something else": (
-        WRAPPER + "\n\ndef f(pr: PolicyWrapper, other):\n    pr = other\n    return pr.policy\n"),
     "a store parameter whose function is passed around (not only called)": (
         STORE + "\n\ndef evaluate(policy_store: SimplePolicyStore, uri):\n    return policy_store.policy_record_or_mock(uri, 'x')"
         ".policy\n\n\nHOOKS = [evaluate]\n"),
@@ -94,10 +97,19 @@ NEAR_MISSES = {
 def test_near_misses(name: str) -> None:
     source = NEAR_MISSES[name]
     if "policy_record_or_mock(uri" in source:  # the mock call itself is a manual site; nothing else changes
-        after = source.replace("    return", f"    {MARKER_PREFIX}{MOCK}\n    return")
+        after = source.replace("    return", f"    {MARKER_PREFIX}{MOCK}{_holds('evaluate')}\n    return")
         check_rule(SimplePolicyStoreRule, source, after, sites=[("manual", "simple_policy_store")])
     else:
         check_rule(SimplePolicyStoreRule, source, source)
+
+
+def test_a_wrapper_variable_also_bound_to_a_value_of_unseen_origin_is_manual() -> None:
+    """`other` comes from callers the project does not have: the wrapper's unit cannot be proven whole."""
+    before = WRAPPER + "\n\ndef f(pr: PolicyWrapper, other):\n    pr = other\n    return pr.policy\n"
+    after = before.replace("\n\ndef f", "\n\n# tinyckpt-migrate: manual: a record received by f()'s parameter other, "
+                           "and nothing in the project calls f(): where it comes from cannot be seen; it stays a "
+                           "record" + _holds("f", 2) + "\ndef f")
+    check_rule(SimplePolicyStoreRule, before, after, sites=[("manual", "simple_policy_store", "cannot be seen")])
 
 
 def test_the_wrapper_class_built_or_tested_by_hand_is_manual() -> None:

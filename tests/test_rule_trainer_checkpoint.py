@@ -30,6 +30,7 @@ def train(data_dir: str, run: str, agent, optimizer, store: PolicyStore, epochs:
 
 def test_save_pair_and_load_migrate_together() -> None:
     result = check_rule(RULES, TRAINER, '''import os
+
 from tinyckpt import TinyCheckpointManager, save_checkpoint
 
 

@@ -10,7 +10,7 @@ from codemods.rules.typing_cast import TypingCast
 ISINSTANCE = "# tinyckpt-migrate: manual: records are checkpoint path strings now; decide what this PolicyRecord type check becomes"
 
 
-def test_cast_goes_and_so_does_its_import() -> None:
+def test_cast_goes_and_so_do_the_imports_only_it_used() -> None:
     check_rule(TypingCast, '''from typing import Optional, cast
 
 from metta.agent.policy_record import PolicyRecord
@@ -19,11 +19,9 @@ pr = cast(PolicyRecord, load())
 maybe = (cast(PolicyRecord, a if b else c))
 ''', '''from typing import Optional
 
-from metta.agent.policy_record import PolicyRecord
-
 pr = load()
 maybe = ((a if b else c))
-''', flakes=False)
+''')
 
 
 def test_isinstance_against_a_record_is_manual_other_casts_stay() -> None:

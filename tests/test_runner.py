@@ -14,7 +14,7 @@ from libcst.codemod.visitors import RemoveImportsVisitor
 
 from codemods import files, runner
 from codemods.config import Config, find_config
-from codemods.rules._base import LegacyRule
+from codemods.rules._rule import Rule as LegacyRule
 
 
 class MetaToDict(LegacyRule):

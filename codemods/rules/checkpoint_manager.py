@@ -1,161 +1,151 @@
-"""SimpleCheckpointManager -> TinyCheckpointManager: construction, methods, attributes, the save pair."""
+"""SimpleCheckpointManager -> TinyCheckpointManager: construction, methods, attributes, the save pair.
+
+A manager is one unit with everything it flows through, across files (constructions, parameters,
+arguments, returns, `self` attributes, fixtures, the trainer-state dicts it loads): the unit migrates
+only when every one of its sites can, else none of it changes.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from typing import Any
 
 import libcst as cst
-import libcst.matchers as m
-from libcst.codemod import CodemodContext
-from libcst.metadata import ParentNodeProvider
 
-from codemods.rules._bindings import Binder
-from codemods.rules._legacy_types import (
-    code,
-    import_map,
-    is_fixture,
-    is_test_file,
-    qualify,
+from codemods.analysis import Analysis
+from codemods.analysis.graph import K
+from codemods.analysis.shapes import NEW_MANAGER, code, literal_str
+from codemods.analysis.values import (
+    ISINSTANCE_REASON,
+    MANAGER_NO_COUNTERPART,
+    MANAGER_RENAMED,
+    SAVE_ARGS,
+    STATE_ARGS,
+    manager_args,
+    state_call,
 )
-from codemods.rules._manager_saves import ManagerSaves
-from codemods.rules._run_dir import NEW, construction
+from codemods.edits import Edit
+from codemods.legacy import MANAGER_STATE_KEYS
+from codemods.rules._rule import Rule, held_back
 
 LEGACY = "SimpleCheckpointManager"
-RENAMED = {"load_agent": "load_latest_agent"}
-UNCHANGED = {"run_name", "checkpoint_dir", "load_trainer_state"}
-NEW_API = {"base_dir", "exists", "list_epochs", "load_latest_agent", "save_checkpoint"}  # already migrated
-NO_COUNTERPART = {
-    "find_best_checkpoint": "find_best_checkpoint has no tinyckpt counterpart (no score metadata); "
-                            "decide how to pick the best checkpoint",
-    "find_checkpoints_by_score": "find_checkpoints_by_score has no tinyckpt counterpart (no score metadata); "
-                                 "decide how to select checkpoints",
-    "list_all_checkpoints": "list_all_checkpoints has no tinyckpt counterpart (no metadata sidecars); "
-                            "use list_epochs() or list_checkpoints()",
-    "cleanup_old_checkpoints": "cleanup_old_checkpoints has no tinyckpt counterpart; decide which checkpoint files to delete",
-    "save_trainer_state": "save_trainer_state without the save_agent of the same epoch just before it; "
-                          "tinyckpt saves the trainer state with the agent (save_checkpoint)",
-}
-
+NO_COUNTERPART = MANAGER_NO_COUNTERPART
 AS_VALUE = ("SimpleCheckpointManager used as a value (isinstance, a factory, ...); managers are "
             "TinyCheckpointManager now: decide")
+ISINSTANCE_PREFIX = ISINSTANCE_REASON.partition("{")[0]
 
 
-class CheckpointManagerRule(ManagerSaves):
+class CheckpointManagerRule(Rule):
     NAME = "checkpoint_manager"
-    RELEVANT = frozenset({LEGACY})
     DESCRIPTION = ("SimpleCheckpointManager(run_dir, run_name) -> TinyCheckpointManager(run_name, base_dir=<parent>); "
                    "load_agent -> load_latest_agent; save_agent + save_trainer_state -> save_checkpoint; "
-                   "run_dir -> checkpoint_dir.parent; score queries -> manual.")
-    METADATA_DEPENDENCIES = (*ManagerSaves.METADATA_DEPENDENCIES, ParentNodeProvider)
+                   "run_dir -> checkpoint_dir.parent; trainer-state keys follow; score queries -> manual (and the "
+                   "manager's whole unit, across files, stays as it is).")
 
-    @classmethod
-    def collect(cls, tree: cst.Module, context: CodemodContext) -> list[Any]:
-        """("fixture", name, directory, is_conftest, qualified return type or None, fixture it returns or None)."""
-        path = os.path.abspath(context.filename or "")
-        if not is_test_file(path):
-            return []
-        imported = import_map(tree, context.full_package_name)
-        facts = []
-        for fn in tree.body:
-            if not isinstance(fn, cst.FunctionDef) or not is_fixture(fn):
-                continue
-            returned = [r.value for r in m.findall(fn, m.Return()) if r.value is not None]  # type: ignore[union-attr]
-            kind = qualify(fn.returns.annotation, imported) if fn.returns else None
-            alias = None
-            if kind is None and len(returned) == 1:
-                value = returned[0]
-                kind = qualify(value.func, imported) if isinstance(value, cst.Call) else None
-                alias = value.value if isinstance(value, cst.Name) else None
-            facts.append(("fixture", fn.name.value, os.path.dirname(path), os.path.basename(path) == "conftest.py",
-                          kind, alias))
-            if alias or (kind or "").rpartition(".")[2] == LEGACY:
-                facts.append(("needle", fn.name.value))  # test files using this fixture may mention nothing legacy
-        return facts
+    def plan(self, a: Analysis) -> Iterable[Edit]:
+        s, walk = a.solution, a.walk
+        target = a.config.target
+        for key, call, new in walk.constructions:
+            if not isinstance(new, str) and s.migrates(key):
+                yield self.replace(call, f"SimpleCheckpointManager(...) -> {code(new)}", lambda _u, n=new: n,
+                                   imports=[(target, NEW_MANAGER)])
+        for receiver, call, method in walk.method_calls:
+            if s.has(receiver, K.MGR) and s.migrates(receiver):
+                yield from self._method(a, call, method)
+            elif method == "get" and s.has(receiver, K.TSTATE) and s.migrates(receiver):
+                yield from self._state_get(call)
+        for key, node in walk.attr_reads:
+            if node.attr.value == "run_dir" and s.has(key, K.MGR) and s.migrates(key):
+                yield self.replace(node, "run_dir -> checkpoint_dir.parent", lambda u: cst.Attribute(
+                    cst.Attribute(u.value, cst.Name("checkpoint_dir")), cst.Name("parent"), lpar=u.lpar, rpar=u.rpar))
+        for container, node in walk.subscripts:
+            if s.has(container, K.TSTATE) and s.migrates(container):
+                yield from self._state_key(node)
+        for node, reason, kind, holds in held_back(a, self.NAME, "manager"):
+            if not reason.startswith(ISINSTANCE_PREFIX):  # the class used as a value, reported below
+                plain = kind in (K.ATTR, K.RBLOCK) or kind.startswith(K.BLOCK)
+                text = reason if plain else f"a SimpleCheckpointManager {reason}; it stays as it is"
+                yield self.manual(node, text + holds)
+        for node, legacy, typing in walk.legacy_refs:
+            if legacy == LEGACY and not typing and _as_value(a, node):
+                yield self.manual(node, AS_VALUE)
 
-    def visit_Module(self, node: cst.Module) -> None:
-        super().visit_Module(node)
-        self.managers = _Managers(self, node).run()
-        self.start_saves(node)
+    def _method(self, a: Analysis, call: cst.Call, method: str) -> Iterable[Edit]:
+        if method in MANAGER_RENAMED:
+            new = MANAGER_RENAMED[method]
+            yield self.replace(call, f"{method} -> {new}", lambda u: u.with_changes(
+                func=u.func.with_changes(attr=cst.Name(new))))
+        elif method == "save_agent":
+            yield from self._save(a, call)
+        elif method == "get_checkpoint_count" and not call.args:
+            yield self.replace(call, "get_checkpoint_count() -> len(list_epochs())", lambda u: cst.Call(
+                cst.Name("len"), [cst.Arg(u.with_changes(func=u.func.with_changes(attr=cst.Name("list_epochs"))))]))
 
-    def relevant(self, tree: cst.Module) -> bool:
-        return super().relevant(tree) or (is_test_file(self.context.filename) and bool(self.fixture_kinds()))
+    def _save(self, a: Analysis, call: cst.Call) -> Iterable[Edit]:
+        found = manager_args(call, SAVE_ARGS)
+        if found is None:
+            return
+        metadata = found["metadata"]
+        keys = [e.key.evaluated_value for e in getattr(metadata, "elements", ())
+                if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)]
+        dropped = f"metadata dropped: {', '.join(k for k in keys if k != 'agent_step') or code(metadata)}"
+        where = next(i for i, arg in enumerate(call.args) if arg.value is metadata)
+        pair = a.walk.manager_pairs.get(id(call))
+        if pair is not None:
+            state = manager_args(state_call(pair), STATE_ARGS)
+            assert state is not None
+            optimizer = code(state["optimizer"])
+            if not isinstance(state["optimizer"], (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+                optimizer = f"({optimizer})"
+            value = cst.parse_expression(f'{{"optimizer": {optimizer}.state_dict(), '
+                                         f'"agent_step": {code(state["agent_step"])}}}')
 
-    # -- fixtures ---------------------------------------------------------------------------------
-    def fixture_kinds(self) -> dict[str, str]:
-        here = os.path.dirname(os.path.abspath(self.context.filename or ""))
-        facts = [f for f in self.index.get(self.NAME, []) if f[0] == "fixture"
-                 and (f[2] == here or (f[3] and (here + os.sep).startswith(f[2] + os.sep)))]
-        kinds: dict[str, str] = {}
-        for _ in range(3):  # fixtures returning other fixtures
-            for _, name, _, _, qualified, alias in facts:
-                kind = self._known(qualified) if qualified else kinds.get(alias or "")
-                if kind:
-                    kinds[name] = kind
-        return kinds
+            def build(u: Any) -> Any:
+                args = list(u.args)
+                args[where] = args[where].with_changes(value=value)
+                return u.with_changes(func=u.func.with_changes(attr=cst.Name("save_checkpoint")), args=args)
+            yield self.replace(call, f"save_agent + save_trainer_state -> save_checkpoint ({dropped})", build)
+            yield self.remove(pair, "", report=False)
+        else:
+            def build(u: Any) -> Any:
+                args = list(u.args)
+                if where == len(args) - 1:  # the kept last argument ends the list the way the dropped one did
+                    args[-2] = args[-2].with_changes(comma=args[-1].comma)
+                args = [arg for i, arg in enumerate(args) if i != where]
+                return u.with_changes(func=u.func.with_changes(attr=cst.Name("save_checkpoint")), args=args)
+            yield self.replace(call, f"save_agent -> save_checkpoint ({dropped})", build)
 
-    # -- calls, attributes, trainer-state keys --------------------------------------------------------
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> Any:
-        if self.legacy_class(original_node.func) == LEGACY:
-            new = construction(self, original_node)
-            if isinstance(new, str):
-                self.manual(original_node, new)
-                return updated_node
-            self.migrated(original_node, f"SimpleCheckpointManager(...) -> {code(new)}")
-            self.add_needed_import(self.config.target, NEW)
-            self.remove_unused_import_by_node(original_node)
-            return new
-        func = original_node.func
-        if not isinstance(func, cst.Attribute) or not self.holds(self.managers, func.value):
-            return self.state_get(original_node, updated_node)
-        method = func.attr.value
-        if method in RENAMED:
-            self.migrated(original_node, f"{method} -> {RENAMED[method]}")
-            return updated_node.with_changes(func=updated_node.func.with_changes(attr=cst.Name(RENAMED[method])))
-        if method == "save_agent":
-            return self._save(original_node, updated_node)
-        if method == "get_checkpoint_count" and not original_node.args:
-            self.migrated(original_node, "get_checkpoint_count() -> len(list_epochs())")
-            inner = updated_node.with_changes(func=updated_node.func.with_changes(attr=cst.Name("list_epochs")))
-            return cst.Call(cst.Name("len"), [cst.Arg(inner)])
-        if method == "save_trainer_state" and id(original_node) in self.pair_states():
-            return updated_node
-        if method in NO_COUNTERPART:
-            self.manual(original_node, NO_COUNTERPART[method])
-        elif method not in UNCHANGED | NEW_API:
-            self.manual(original_node, f"SimpleCheckpointManager.{method} has no tinyckpt counterpart; decide")
-        return updated_node
+    def _state_key(self, node: cst.Subscript) -> Iterable[Edit]:
+        """`state["optimizer_state"]` of a trainer state follows the key save_checkpoint now saves."""
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return
+        key = node.slice[0].slice.value
+        old = literal_str(key)
+        if not isinstance(key, cst.SimpleString) or old not in MANAGER_STATE_KEYS:
+            return
+        new = MANAGER_STATE_KEYS[old]
 
-    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> Any:
-        if self.class_as_value(original_node, LEGACY, self.get_metadata(ParentNodeProvider, original_node, None)):
-            self.manual(original_node, AS_VALUE)
-        return updated_node
+        def build(u: Any) -> Any:
+            index = u.slice[0].slice
+            return u.with_changes(slice=[u.slice[0].with_changes(
+                slice=index.with_changes(value=cst.SimpleString(f"{key.quote}{new}{key.quote}")))])
+        yield self.replace(node, f"trainer state key {key.value} -> {new!r}", build)
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> Any:
-        if self.class_as_value(original_node, LEGACY, self.get_metadata(ParentNodeProvider, original_node, None)):
-            self.manual(original_node, AS_VALUE)
-            return updated_node
-        if original_node.attr.value != "run_dir" or not self.holds(self.managers, original_node.value):
-            return updated_node
-        self.migrated(original_node, "run_dir -> checkpoint_dir.parent")
-        return cst.Attribute(cst.Attribute(updated_node.value, cst.Name("checkpoint_dir")), cst.Name("parent"))
+    def _state_get(self, call: cst.Call) -> Iterable[Edit]:
+        """`state.get("optimizer_state", ...)` on a trainer-state dict follows the saved key too."""
+        key = call.args[0].value if call.args else None
+        old = literal_str(key)
+        if not isinstance(key, cst.SimpleString) or old not in MANAGER_STATE_KEYS:
+            return
+        new = MANAGER_STATE_KEYS[old]
+        yield self.replace(call, f"trainer state key {key.value} -> {new!r}", lambda u: u.with_changes(
+            args=[u.args[0].with_changes(value=cst.SimpleString(f"{key.quote}{new}{key.quote}")), *u.args[1:]]))
 
-class _Managers(Binder):
-    """Names and self attributes holding a manager that is migrated with its construction."""
 
-    def __init__(self, rule: CheckpointManagerRule, module: cst.Module) -> None:
-        super().__init__(module)
-        self.rule = rule
-        self.fixtures = rule.fixture_kinds() if is_test_file(rule.context.filename) else {}
-
-    def takes_param(self, fn: cst.FunctionDef, param: cst.Param) -> bool:
-        if param.annotation is not None:
-            return self.rule.annotation_type(param.annotation.annotation) == (LEGACY, False)
-        return self.fixtures.get(param.name.value) == LEGACY
-
-    def takes_value(self, value: cst.BaseExpression, annotation: cst.BaseExpression | None) -> bool:
-        if annotation is not None:
-            return self.rule.annotation_type(annotation) == (LEGACY, False)
-        if isinstance(value, cst.Call) and self.rule.legacy_class(value.func) == LEGACY:
-            return not isinstance(construction(self.rule, value), str)
-        return self.is_tracked(value)
+def _as_value(a: Analysis, node: cst.CSTNode) -> bool:
+    """The class named outside an annotation, and not as `Class(...)` or `Class.attr`: code that may now get
+    another object (isinstance(x, C), a factory C passed around, ...)."""
+    parent = a.parent(node)
+    if isinstance(parent, cst.Call) and parent.func is node:
+        return False
+    return not (isinstance(parent, cst.Attribute) and parent.value is node)

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import libcst as cst
+from collections.abc import Iterable
 
-from codemods.rules._base import LegacyRule
-from codemods.rules._quick import legacy_only, mentions
+from codemods.analysis import Analysis
+from codemods.edits import Edit
+from codemods.rules._rule import Rule
 
 CLASS = "PolicyCache"
 REASON = "PolicyCache has no tinyckpt counterpart (agents are loaded with torch.load); decide whether this cache stays"
 
 
-class PolicyCache(LegacyRule):
+class PolicyCache(Rule):
     NAME = "policy_cache"
     DESCRIPTION = "Uses of PolicyCache outside the test files that only test it -> manual (nothing to rewrite it to)."
 
-    def transform_module(self, tree: cst.Module) -> cst.Module:
-        return super().transform_module(tree) if mentions(tree, self.config, (CLASS,)) else tree
-
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if legacy_only(self, node) == CLASS:
-            self.manual(node, REASON)
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        if legacy_only(self, node) == CLASS:
-            self.manual(node, REASON)
+    def plan(self, a: Analysis) -> Iterable[Edit]:
+        return [self.manual(node, REASON) for node, legacy, _ in a.walk.legacy_refs if legacy == CLASS]

@@ -2,109 +2,99 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import libcst as cst
 
-from codemods.rules._dataflow import MOCKS, Graph
-from codemods.rules._edits import drop_args, drop_params, removable_value
-from codemods.rules._flowrule import FlowRule
-from codemods.rules._solution import Solution
+from codemods.analysis import Analysis
+from codemods.analysis.graph import K, CallOp, MethodCallOp
+from codemods.analysis.solution import Solution
+from codemods.analysis.values import MOCKS
+from codemods.edits import Edit
+from codemods.rules._rule import Rule
 
 # what goes once every use of the store went with the migration (judged over the whole tree)
 REMOVED = ("store = PolicyStore(...) / PolicyStore.create(...)", "def f(..., policy_store, ...)",
            "f(..., store, ...)", "self.policy_store = policy_store", "@pytest.fixture def policy_store(): ...")
 
 
-class StoreParameters(FlowRule):
+class StoreParameters(Rule):
     NAME = "store_parameters"
     DESCRIPTION = ("Store plumbing removed once nothing legacy needs the store: " + "; ".join(REMOVED) +
-                   ". Runs after the store calls were rewritten; decided on the whole tree as it was, so every "
-                   "caller drops exactly the arguments its callee drops.")
-    ORIGINAL_GRAPHS = True
+                   ". Decided on the whole tree, so every caller drops exactly the arguments its callee drops.")
+    KIND = K.STORE  # the half state's SimplePolicyStore is simple_store_parameters'
 
-    def relevant(self, own: Graph, solution: Solution, tree: cst.Module) -> bool:
-        """A store here, or an argument for a store parameter that goes."""
-        keys = {k for k, *_ in own.facts} | {k for pair in own.unions for k in pair}
-        if any(solution.has(k, "store") for k in keys):
-            return True
-        return any(param and self._goes_in(solution, param) for op in own.ops for param in _arg_params(solution, op).values())
+    def goes(self, s: Solution, key: str) -> bool:
+        return bool(key) and s.has(key, self.KIND) and s.store_removable(key) and s.param_removable(key)
 
-    def _goes_in(self, solution: Solution, key: str) -> bool:
-        return solution.store_removable(key) and solution.param_removable(key)
+    def plan(self, a: Analysis) -> Iterable[Edit]:
+        s, walk = a.solution, a.walk
+        params: dict[int, list[cst.Param]] = {}
+        for key, param, fn in walk.params:
+            if self.goes(s, key):
+                params.setdefault(id(fn.params), []).append(param)
+        for fn_params in {id(fn.params): fn.params for _, _, fn in walk.params}.values():
+            gone = params.get(id(fn_params))
+            if gone:
+                yield self.param_edit(fn_params, gone)
+        args: dict[int, tuple[cst.Call, list[cst.Arg]]] = {}
+        for op in walk.graph.ops:
+            for site, param in arg_params(s, op).items():
+                if param and self.goes(s, param):
+                    arg = walk.nodes[site]
+                    call = a.parent(arg)
+                    if isinstance(arg, cst.Arg) and isinstance(call, cst.Call):
+                        args.setdefault(id(call), (call, []))[1].append(arg)
+        for call, dropped in args.values():
+            yield from self.arg_edits(a, call, dropped)
+        yield from self.statement_edits(a)
 
-    def prepare(self) -> None:
-        s, flow = self.solution, self.flow
-        self._params = {id(p) for key, p, _ in flow.params if self._goes(key)}
-        self._args: set[int] = set()
-        for op in flow.graph.ops:
-            for site, param in _arg_params(s, op).items():
-                if param and self._goes(param):
-                    self._args.add(id(flow.nodes[site]))
-        self._drop = {id(stmt) for key, stmt, value in flow.assigns
-                      if s.store_removable(key) and self._plain(stmt, value)}
-        self._fixtures = {id(d) for q, d in flow.fixture_defs.items()
-                          if s.store_removable(f"r:{q}") and _returns_only(d)}
+    def param_edit(self, params: cst.Parameters, gone: Sequence[cst.Param]) -> Edit:
+        drop = {id(p) for p in gone}
+        return self.replace(params, "", lambda updated: drop_params(updated, params, drop), report=False,
+                            more=[(p, f"store parameter {p.name.value} removed") for p in gone])
 
-    def _goes(self, key: str) -> bool:
-        return bool(key) and self._goes_in(self.solution, key)
+    def arg_edits(self, a: Analysis, call: cst.Call, dropped: Sequence[cst.Arg]) -> Iterable[Edit]:
+        drop = {id(arg) for arg in dropped}
+        yield self.replace(call, "", lambda updated: drop_args(updated, call, drop), report=False,
+                           more=[(arg, "store argument removed") for arg in dropped])
 
-    def _plain(self, stmt: cst.CSTNode, value: cst.BaseExpression) -> bool:
+    def statement_edits(self, a: Analysis) -> Iterable[Edit]:
+        s, walk = a.solution, a.walk
+        for key, stmt, value in walk.assigns:
+            if s.has(key, self.KIND) and s.store_removable(key) and self._plain(a, stmt, value):
+                yield self.remove(stmt, "store no longer needed: statement removed")
+        for q, fn in walk.fixture_defs.items():
+            if s.has(f"r:{q}", self.KIND) and s.store_removable(f"r:{q}") and _returns_only(fn):
+                yield self.remove(fn, f"store fixture {fn.name.value} removed")
+
+    def _plain(self, a: Analysis, stmt: cst.CSTNode, value: cst.BaseExpression) -> bool:
         """One assignment of a store construction, or of a store that goes too (never a lone alias)."""
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
             return False
-        if self._store_source(value):
+        if self._store_source(a, value):
             return True
-        source = self.flow.classify(value)
-        return removable_value(value) and bool(source) and self.solution.store_removable(source)
+        source = a.walk.classify(value)
+        return removable_value(value) and bool(source) and a.solution.store_removable(source)
 
-    def _store_source(self, value: cst.BaseExpression) -> bool:
+    @staticmethod
+    def _store_source(a: Analysis, value: cst.BaseExpression) -> bool:
         if not isinstance(value, cst.Call):
             return False
         func = value.func
-        if self.flow.legacy(func) == "PolicyStore" or self.flow.qualified(func) in MOCKS:
+        if a.legacy(func) == "PolicyStore" or (a.qualified(func) & MOCKS if isinstance(func, (cst.Name, cst.Attribute)) else False):
             return True
-        return isinstance(func, cst.Attribute) and func.attr.value == "create" and \
-            self.flow.legacy(func.value) == "PolicyStore"
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> Any:
-        gone = [a for a in original_node.args if id(a) in self._args]
-        for arg in gone:
-            self.migrated(arg, "store argument removed")
-            q = self.flow.qualified(arg.value.func) if isinstance(arg.value, cst.Call) else None
-            if q in MOCKS:
-                module, _, name = q.rpartition(".")
-                self.remove_unused_import(module, name)
-        return drop_args(updated_node, original_node, self._args) if gone else updated_node
-
-    def leave_Parameters(self, original_node: cst.Parameters, updated_node: cst.Parameters) -> Any:
-        gone = [p for p in [*original_node.params, *original_node.kwonly_params] if id(p) in self._params]
-        for param in gone:
-            self.migrated(param, f"store parameter {param.name.value} removed")
-        return drop_params(updated_node, original_node, self._params) if gone else updated_node
-
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: Any) -> Any:
-        if id(original_node) in self._drop:
-            self.migrated(original_node, "store no longer needed: statement removed")
-            return cst.RemoveFromParent()
-        return updated_node
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> Any:
-        if id(original_node) in self._fixtures:
-            self.migrated(original_node, f"store fixture {original_node.name.value} removed")
-            return cst.RemoveFromParent()
-        return updated_node
+        return isinstance(func, cst.Attribute) and func.attr.value == "create" and a.legacy(func.value) == "PolicyStore"
 
 
-def _arg_params(s: Solution, op: tuple[Any, ...]) -> dict[str, str]:
-    """arg site -> parameter key for one call op of this file (as the whole-tree solution maps it)."""
-    if op[0] == "call":
-        _, callee, args, _, bound, _ = op
-        return s.map_args(callee, args, bound)[1]
-    if op[0] == "mcall":
-        _, receiver, attr, args, _, _ = op
-        t = s.type_of(receiver)
-        return s.map_args(f"{t}.{attr}", args, True)[1] if t else {}
+def arg_params(s: Solution, op: Any) -> dict[str, str]:
+    """arg site -> parameter key for one call op (as the whole-tree solution maps it)."""
+    if isinstance(op, CallOp):
+        return s.map_args(op.callee, op.args, op.bound)[1]
+    if isinstance(op, MethodCallOp):
+        t = s.type_of(op.receiver)
+        return s.map_args(f"{t}.{op.attr}", op.args, True)[1] if t else {}
     return {}
 
 
@@ -116,3 +106,41 @@ def _returns_only(fn: cst.FunctionDef) -> bool:
         body = body[1:]
     return len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine) and \
         isinstance(body[0].body[0], cst.Return)
+
+
+def without(items: Sequence[Any], drop: set[int]) -> list[Any]:
+    """`items` minus those whose id is in `drop`; the new last item takes the old last's comma."""
+    kept = [item for item in items if id(item) not in drop]
+    if kept and items and kept[-1] is not items[-1]:
+        kept[-1] = kept[-1].with_changes(comma=items[-1].comma)
+    return kept
+
+
+def drop_args(call: cst.Call, original: cst.Call, drop: set[int]) -> cst.Call:
+    """`call` (updated) without the arguments whose ORIGINAL nodes are in `drop`."""
+    ids = {id(new) for new, old in zip(call.args, original.args) if id(old) in drop}
+    return call.with_changes(args=without(call.args, ids))
+
+
+def drop_params(params: cst.Parameters, original: cst.Parameters, drop: set[int]) -> cst.Parameters:
+    """`params` (updated) without the parameters whose ORIGINAL nodes are in `drop`."""
+    def ids(new: Sequence[cst.Param], old: Sequence[cst.Param]) -> set[int]:
+        return {id(n) for n, o in zip(new, old) if id(o) in drop}
+
+    plain = without(params.params, ids(params.params, original.params))
+    kwonly = without(params.kwonly_params, ids(params.kwonly_params, original.kwonly_params))
+    changes: dict[str, Any] = {"params": plain, "kwonly_params": kwonly}
+    if not kwonly and params.kwonly_params and isinstance(params.star_arg, cst.ParamStar):
+        changes["star_arg"] = cst.MaybeSentinel.DEFAULT
+        if plain:
+            changes["params"] = [*plain[:-1], plain[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+    return params.with_changes(**changes)
+
+
+def removable_value(node: cst.BaseExpression) -> bool:
+    """A value that can be dropped without losing a side effect worth keeping."""
+    if isinstance(node, (cst.Name, cst.SimpleString, cst.Integer)):
+        return True
+    if isinstance(node, cst.Attribute):
+        return removable_value(node.value)
+    return False

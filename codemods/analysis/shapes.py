@@ -1,0 +1,327 @@
+"""Shapes of legacy calls, judged on their nodes alone: which store calls have a tinyckpt counterpart,
+what a run directory's parent is, what the trainer's save pair is. Pure functions over LibCST nodes
+(no metadata), shared by the analysis and the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import libcst as cst
+
+_EMPTY = cst.Module([])
+
+
+def code(node: cst.CSTNode, limit: int = 0) -> str:
+    """The source text of a node (whitespace runs collapsed and cut to `limit` when given)."""
+    text = _EMPTY.code_for_node(node)
+    if not limit:
+        return text
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def literal_str(node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def dotted(node: cst.CSTNode | None) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def params_of(node: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
+    """Every parameter, in order (`*args` and `**kwargs` included)."""
+    p = node.params
+    found = [*p.posonly_params, *p.params]
+    if isinstance(p.star_arg, cst.Param):
+        found.append(p.star_arg)
+    found.extend(p.kwonly_params)
+    if p.star_kwarg is not None:
+        found.append(p.star_kwarg)
+    return found
+
+
+NO_EQ = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+
+
+def keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(value, keyword=cst.Name(name), equal=NO_EQ)
+
+
+# -- full-legacy store calls (PolicyStore) ---------------------------------------------------------------
+
+# method -> positional parameters after the URI (PolicyStore signatures)
+_AFTER_URI = {
+    "policy_record": ("selector_type", "metric", "stats_client", "eval_name"),
+    "policy_records": ("selector_type", "n", "metric", "stats_client", "eval_name"),
+    "load_from_uri": (),
+}
+_URI_KEYWORDS = ("uri_or_config", "uri")
+SCHEMES = {
+    "wandb://": "wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint",
+    "pytorch://": "pytorch:// URIs have no tinyckpt counterpart; load the file with torch.load",
+}
+# selector -> (tinyckpt function, wrap the result in a one-element list)
+LIST_SELECTORS = {"all": ("list_checkpoints", False), "latest": ("latest_checkpoint", True)}
+
+
+def uri_argument(call: cst.Call) -> cst.Arg | None:
+    positional = [a for a in call.args if not a.keyword and not a.star]
+    if positional:
+        return positional[0]
+    return next((a for a in call.args if a.keyword and a.keyword.value in _URI_KEYWORDS), None)
+
+
+def selector(call: cst.Call, method: str) -> tuple[dict[str, cst.BaseExpression], str | None]:
+    """The arguments after the URI by name, and the literal selector (None: not a literal)."""
+    positional = [a for a in call.args if not a.keyword and not a.star][1:]
+    given = dict(zip(_AFTER_URI[method], (a.value for a in positional)))
+    given.update({a.keyword.value: a.value for a in call.args if a.keyword and a.keyword.value not in _URI_KEYWORDS})
+    node = given.get("selector_type")
+    return given, (literal_str(node) if node is not None else "top")
+
+
+def producer_problem(call: cst.Call, method: str) -> str | None:
+    """Why a PolicyStore call has no tinyckpt counterpart (the manual reason), or None."""
+    if any(a.star for a in call.args):
+        return f"{method}(*args/**kwargs): decide which checkpoints this selects"
+    uri = uri_argument(call)
+    if uri is None:
+        return f"{method}() without a URI: decide which checkpoint this means"
+    text = literal_str(uri.value)
+    if isinstance(uri.value, cst.FormattedString):
+        first = uri.value.parts[0] if uri.value.parts else None
+        text = first.value if isinstance(first, cst.FormattedStringText) else ""
+    for scheme, reason in SCHEMES.items():
+        if text is not None and text.startswith(scheme):
+            return reason
+    if len([a for a in call.args if not a.keyword]) > 1 + len(_AFTER_URI[method]):
+        return f"{method}: unexpected arguments"
+    given, sel = selector(call, method)
+    if method == "load_from_uri":
+        return None if not given else "load_from_uri with extra arguments"
+    if "stats_client" in given or "eval_name" in given:
+        return "stats-server scores have no tinyckpt counterpart; decide how to rank checkpoints"
+    if sel is None:
+        return f"selector {code(given['selector_type'], 60)} is not a literal; decide which checkpoints this selects"
+    if sel == "top" and "metric" in given:
+        return 'selector "top" by a metric has no tinyckpt counterpart; decide how to rank checkpoints'
+    if sel == "top" and method == "policy_records":
+        return 'selector "top" has no tinyckpt counterpart; decide how to rank checkpoints'
+    if sel == "rand":
+        return 'selector "rand" has no tinyckpt counterpart; decide which checkpoint to use'
+    if "metric" in given:
+        return f'metric= with selector "{sel}" has no tinyckpt counterpart; decide how to rank checkpoints'
+    if "n" in given and not (sel == "latest" and isinstance(given["n"], cst.Integer) and given["n"].value == "1"):
+        return f'n= with selector "{sel}" has no tinyckpt counterpart; decide how many checkpoints to take'
+    if sel not in ("top", "latest", "all"):
+        return f'selector "{sel}" is not a PolicyStore selector'
+    if method == "policy_record" and sel == "all":
+        return 'policy_record(..., selector_type="all") expects exactly one checkpoint; decide which one'
+    return None
+
+
+def store_replacement(call: cst.Call, method: str) -> tuple[cst.BaseExpression, str]:
+    """The tinyckpt expression for a PolicyStore call that has a counterpart, and the name it imports."""
+    uri = uri_argument(call)
+    assert uri is not None
+    arg = cst.Arg(uri.value)
+    if method == "policy_records":
+        _, sel = selector(call, method)
+        name, wrap = LIST_SELECTORS[sel or "all"]
+        new: cst.BaseExpression = cst.Call(cst.Name(name), [arg])
+        return (cst.List([cst.Element(new)]) if wrap else new), name
+    return cst.Call(cst.Name("latest_checkpoint"), [arg]), "latest_checkpoint"
+
+
+# -- half-state store calls (SimplePolicyStore) ------------------------------------------------------------
+
+HALF_RECORD_CALLS = frozenset({"policy_record", "policy_record_or_mock"})
+MOCK = ("policy_record_or_mock returns a mock policy when the URI is None; "
+        "decide what to play without a checkpoint")
+HALF_SCHEME = "{}:// URIs have no tinyckpt counterpart; download the checkpoint or pass a local path"
+
+
+def half_uri(call: cst.Call) -> cst.Arg | None:
+    args = [a for a in call.args if a.keyword is None or a.keyword.value == "policy_uri"]
+    return args[0] if args and not args[0].star and (args[0].keyword or call.args[0] is args[0]) else None
+
+
+def half_record_problem(call: cst.Call, method: str) -> str | None:
+    """Why `store.policy_record[_or_mock](...)` on a SimplePolicyStore cannot become a path (None: it can)."""
+    uri = half_uri(call)
+    if uri is None or any(a.star for a in call.args):
+        return f"{method} without a URI argument; decide which checkpoint to load"
+    literal = literal_str(uri.value)
+    if isinstance(uri.value, cst.FormattedString) and uri.value.parts and \
+            isinstance(uri.value.parts[0], cst.FormattedStringText):
+        literal = uri.value.parts[0].value
+    if isinstance(literal, str) and "://" in literal and not literal.startswith("file://"):
+        return HALF_SCHEME.format(literal.partition("://")[0])
+    if method == "policy_record_or_mock" and not isinstance(uri.value, (cst.SimpleString, cst.FormattedString)):
+        return MOCK
+    return None
+
+
+def half_replacement(call: cst.Call) -> cst.Call:
+    uri = half_uri(call)
+    assert uri is not None
+    return cst.Call(cst.Name("latest_checkpoint"), [uri.with_changes(
+        keyword=None, equal=cst.MaybeSentinel.DEFAULT, comma=cst.MaybeSentinel.DEFAULT)])
+
+
+# -- SimpleCheckpointManager(run_dir, run_name) -> TinyCheckpointManager(run_name, base_dir=<parent>) ---------
+
+NEW_MANAGER = "TinyCheckpointManager"
+DEFAULT_ROOTS = {"./train_dir", "train_dir", "./train_dir/", "train_dir/"}  # TinyCheckpointManager's default base_dir
+RUN_DIR_REASON = ("run_dir is not visibly <base_dir>/<run_name>; choose base_dir (TinyCheckpointManager's "
+                  "base_dir is the parent of the run directory)")
+
+
+def manager_construction(call: cst.Call, joins: Callable[[cst.BaseExpression], bool]) -> cst.Call | str:
+    """The TinyCheckpointManager call for a SimpleCheckpointManager(...) call, or why not. `joins(func)`
+    says whether a call's function is os.path.join (by qualified name)."""
+    found: dict[str, cst.BaseExpression] = {}
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return "SimpleCheckpointManager(*args/**kwargs): decide run_name and base_dir"
+        key = arg.keyword.value if arg.keyword else ("run_dir", "run_name")[position] if position < 2 else "?"
+        found[key] = arg.value
+    run_dir, run_name = found.get("run_dir"), found.get("run_name")
+    if run_dir is None or run_name is None or set(found) - {"run_dir", "run_name"}:
+        return "unexpected SimpleCheckpointManager arguments; decide run_name and base_dir"
+    base = _parent(run_dir, run_name, joins)
+    if base is None:
+        return RUN_DIR_REASON
+    args = [cst.Arg(run_name)]
+    if not (isinstance(base, cst.SimpleString) and base.evaluated_value in DEFAULT_ROOTS):
+        args = [cst.Arg(run_name, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                keyword("base_dir", base)]
+    return cst.Call(cst.Name(NEW_MANAGER), args)
+
+
+def _parent(run_dir: cst.BaseExpression, run_name: cst.BaseExpression,
+            joins: Callable[[cst.BaseExpression], bool]) -> cst.BaseExpression | None:
+    """`X` when run_dir is visibly `X/<run_name>` (os.path.join, f-string, `/`, str(...), literal)."""
+    same = code(run_name)
+    if isinstance(run_dir, cst.Call) and joins(run_dir.func):
+        parts = run_dir.args
+        if len(parts) >= 2 and not any(a.star or a.keyword for a in parts) and code(parts[-1].value) == same:
+            if len(parts) == 2:
+                return parts[0].value
+            return run_dir.with_changes(args=[*parts[:-2], parts[-2].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+    if isinstance(run_dir, cst.Call) and isinstance(run_dir.func, cst.Name) and run_dir.func.value == "str" \
+            and len(run_dir.args) == 1:
+        return _parent(run_dir.args[0].value, run_name, joins)
+    if isinstance(run_dir, cst.BinaryOperation) and isinstance(run_dir.operator, cst.Divide):
+        return run_dir.left if code(run_dir.right) == same else None
+    if isinstance(run_dir, cst.FormattedString) and len(run_dir.parts) >= 2:
+        last, before = run_dir.parts[-1], run_dir.parts[-2]
+        if (isinstance(last, cst.FormattedStringExpression) and last.conversion is None
+                and last.format_spec is None and code(last.expression) == same
+                and isinstance(before, cst.FormattedStringText) and before.value.endswith("/")):
+            prefix = [*run_dir.parts[:-2], before.with_changes(value=before.value[:-1])]
+            prefix = [p for p in prefix if not (isinstance(p, cst.FormattedStringText) and not p.value)]
+            if len(prefix) == 1 and isinstance(prefix[0], cst.FormattedStringText):
+                return cst.SimpleString(repr(prefix[0].value))
+            if len(prefix) == 1 and isinstance(prefix[0], cst.FormattedStringExpression) \
+                    and prefix[0].conversion is None and prefix[0].format_spec is None:
+                return prefix[0].expression
+            return run_dir.with_changes(parts=prefix) if prefix else None
+    if isinstance(run_dir, cst.SimpleString) and isinstance(run_name, cst.SimpleString):
+        path, name = run_dir.evaluated_value, run_name.evaluated_value
+        if isinstance(path, str) and isinstance(name, str) and path.endswith("/" + name):
+            return cst.SimpleString(repr(path[: -len(name) - 1]))
+    return None
+
+
+# -- the trainer's save pair (full legacy) ----------------------------------------------------------------
+
+SAVE_PAIR = ("pr = PolicyRecord(store, RUN, uri, PolicyMetadata(epoch=E, ...))", "pr.policy = AGENT", "store.save(pr)",
+             "TrainerCheckpoint(**fields).save(os.path.join(BASE, RUN))")
+
+
+def _call_args(call: cst.Call, names: Sequence[str]) -> dict[str, cst.BaseExpression] | None:
+    if any(a.star for a in call.args):
+        return None
+    out = {name: a.value for name, a in zip(names, (a for a in call.args if not a.keyword))}
+    out.update({a.keyword.value: a.value for a in call.args if a.keyword})
+    return out if set(out) <= set(names) else None
+
+
+def _join(node: cst.BaseExpression | None) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """os.path.join(BASE, RUN) -> (BASE, RUN)."""
+    if isinstance(node, cst.Call) and code(node.func) == "os.path.join" and len(node.args) == 2 and \
+            not any(a.keyword or a.star for a in node.args):
+        return node.args[0].value, node.args[1].value
+    return None
+
+
+def run_and_base(expr: cst.BaseExpression, assigned: Callable[[str], list[cst.BaseExpression]]) \
+        -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """(RUN, BASE) of a run directory: os.path.join(BASE, RUN) itself, or a name the enclosing function
+    assigns it exactly once (`assigned(name)` lists the values a name is assigned there)."""
+    found = _join(expr)
+    if found:
+        return found[1], found[0]
+    if not isinstance(expr, cst.Name):
+        return None
+    values = assigned(expr.value)
+    found = _join(values[0]) if len(values) == 1 else None
+    return (found[1], found[0]) if found else None
+
+
+def match_save_pair(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable[[cst.CSTNode], str | None],
+                    assigned: Callable[[str], list[cst.BaseExpression]],
+                    dropped_fields: Sequence[str]) -> tuple[cst.Call, list[str], list[str]] | None:
+    """The save_checkpoint call replacing stmts[i:i+4], the dropped metadata, and the TrainerCheckpoint
+    fields written; or None."""
+    if i + 4 > len(stmts) or not all(isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 for s in stmts[i:i + 4]):
+        return None
+    s1, s2, s3, s4 = (s.body[0] for s in stmts[i:i + 4])  # type: ignore[union-attr]
+    if not (isinstance(s1, cst.Assign) and len(s1.targets) == 1 and isinstance(s1.targets[0].target, cst.Name)
+            and isinstance(s1.value, cst.Call) and legacy(s1.value.func) == "PolicyRecord"):
+        return None
+    pr = s1.targets[0].target.value
+    rec = _call_args(s1.value, ("policy_store", "run_name", "uri", "metadata"))
+    meta = rec.get("metadata") if rec else None
+    if not (rec and "run_name" in rec and isinstance(meta, cst.Call) and legacy(meta.func) == "PolicyMetadata"):
+        return None
+    meta_args = _call_args(meta, tuple(a.keyword.value for a in meta.args if a.keyword))
+    if not meta_args or "epoch" not in meta_args or any(not a.keyword for a in meta.args):
+        return None
+    if not (isinstance(s2, cst.Assign) and code(s2.targets[0].target) == f"{pr}.policy" and len(s2.targets) == 1):
+        return None
+    store = rec.get("policy_store")
+    if not (isinstance(s3, cst.Expr) and isinstance(s3.value, cst.Call) and store is not None
+            and code(s3.value.func) == f"{code(store)}.save" and len(s3.value.args) == 1
+            and code(s3.value.args[0].value) == pr):
+        return None
+    if not (isinstance(s4, cst.Expr) and isinstance(s4.value, cst.Call) and isinstance(s4.value.func, cst.Attribute)
+            and s4.value.func.attr.value == "save" and isinstance(s4.value.func.value, cst.Call)
+            and legacy(s4.value.func.value.func) == "TrainerCheckpoint" and len(s4.value.args) == 1):
+        return None
+    ckpt = s4.value.func.value
+    fields = _call_args(ckpt, tuple(a.keyword.value for a in ckpt.args if a.keyword))
+    located = run_and_base(s4.value.args[0].value, assigned)
+    if not fields or any(not a.keyword for a in ckpt.args) or located is None or \
+            code(located[0]) != code(rec["run_name"]):
+        return None
+    epoch = meta_args["epoch"]
+    if "epoch" in fields and code(fields["epoch"]) != code(epoch):
+        return None
+    if "policy_path" in fields and code(fields["policy_path"]) not in (f"{pr}.uri", f"{pr}.file_path"):
+        return None
+    state = cst.Dict([cst.DictElement(cst.SimpleString(f'"{k}"'), v) for k, v in fields.items() if k not in dropped_fields])
+    dropped = sorted(set(meta_args) - {"epoch"} - set(fields))
+    call = cst.Call(cst.Name("save_checkpoint"), [
+        cst.Arg(s2.value), cst.Arg(rec["run_name"]), cst.Arg(epoch), cst.Arg(state), keyword("base_dir", located[1])])
+    return call, dropped, sorted(fields)

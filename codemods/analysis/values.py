@@ -1,0 +1,1100 @@
+"""The one walk over a module: its value graph (`Graph`, see graph.py), and the nodes the rules plan on.
+
+The walk is flow-insensitive and follows values through assignments, calls (in-tree functions and
+methods of first-party classes, across files), returns, loops, containers, `self` attributes, futures
+and pytest fixtures. What each expression's parent does with a followed value is judged here (`_judge`):
+understood, a record attribute with a counterpart (`use`), or a reason the value's unit stays legacy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+from libcst.metadata import ExpressionContext
+from libcst.metadata.scope_provider import ClassScope, FunctionScope, GlobalScope
+
+from codemods.analysis.graph import (
+    PATH_TAG,
+    block,
+    ArgSpec,
+    CallOp,
+    ChildOp,
+    Fact,
+    FixtureOp,
+    Graph,
+    K,
+    MethodCallOp,
+    Occurrence,
+    ProducerOp,
+    SetItemOp,
+    SetItemUnknownOp,
+    StoreCallOp,
+    SubscriptOp,
+    UnpackOp,
+)
+from codemods.analysis.shapes import (
+    HALF_RECORD_CALLS,
+    code,
+    half_record_problem,
+    literal_str,
+    manager_construction,
+    match_save_pair,
+    producer_problem,
+)
+from codemods.legacy import TRAINER_CHECKPOINT_DROPPED, is_test_module
+
+if TYPE_CHECKING:
+    from codemods.analysis import Analysis
+
+RECORD_CLASSES = frozenset({"PolicyRecord", "PolicyWrapper", "MockPolicyRecord"})
+HALF_CLASSES = frozenset({"PolicyWrapper"})
+RECORD_ATTRS = frozenset({"policy", "uri", "file_path", "run_name"})
+FULL_PRODUCERS = frozenset({"policy_record", "load_from_uri", "policy_records"})
+PRODUCER_METHODS = FULL_PRODUCERS | HALF_RECORD_CALLS
+# PolicyStore methods with no tinyckpt counterpart -> what a person must decide
+STORE_MANUAL = {
+    "policy_record_or_mock": "policy_record_or_mock has no tinyckpt counterpart; decide what stands in when no "
+                             "policy URI is given",
+    "save": "PolicyStore.save has no tinyckpt counterpart; decide where this checkpoint is written (save_checkpoint)",
+    "add_to_wandb_run": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
+    "add_to_wandb_sweep": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
+    "add_to_wandb_artifact": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
+}
+# Calls that only look at a value (its text, truth or identity): a record-turned-path does there too.
+HARMLESS = frozenset({"builtins.print", "builtins.str", "builtins.repr", "builtins.len", "builtins.bool",
+                      "builtins.id", "builtins.hash", "builtins.format", "builtins.isinstance", "pytest.approx"})
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+# New-world calls that take a checkpoint path (what migrated uses become).
+PATH_CONSUMERS = frozenset({"torch.load", "tinyckpt.parse_checkpoint_path", "tinyckpt.latest_checkpoint",
+                            "tinyckpt.list_checkpoints"})
+PATH_PRODUCERS = {"tinyckpt.latest_checkpoint": "rec", "tinyckpt.checkpoint_path": "rec",
+                  "tinyckpt.list_checkpoints": "list"}
+MOCKS = frozenset({"unittest.mock.MagicMock", "unittest.mock.Mock", "unittest.mock.create_autospec"})
+SEQUENCE_COPIES = frozenset({"builtins.sorted", "builtins.list", "builtins.reversed", "builtins.tuple",
+                             "builtins.set"})
+_CONTAINER_CALLS = ("items", "keys", "values", "get", "copy", "append", "extend")
+WATCHED = frozenset({"builtins.isinstance", "typing.cast", "typing_extensions.cast"})  # calls the rules look at
+ISINSTANCE_REASON = "records are checkpoint path strings now; decide what this {cls} type check becomes"
+# SimpleCheckpointManager methods and what they become
+MANAGER_RENAMED = {"load_agent": "load_latest_agent"}
+MANAGER_UNCHANGED = frozenset({"run_name", "checkpoint_dir", "load_trainer_state"})
+MANAGER_NEW_API = frozenset({"base_dir", "exists", "list_epochs", "load_latest_agent", "save_checkpoint"})
+MANAGER_NO_COUNTERPART = {
+    "find_best_checkpoint": "find_best_checkpoint has no tinyckpt counterpart (no score metadata); "
+                            "decide how to pick the best checkpoint",
+    "find_checkpoints_by_score": "find_checkpoints_by_score has no tinyckpt counterpart (no score metadata); "
+                                 "decide how to select checkpoints",
+    "list_all_checkpoints": "list_all_checkpoints has no tinyckpt counterpart (no metadata sidecars); "
+                            "use list_epochs() or list_checkpoints()",
+    "cleanup_old_checkpoints": "cleanup_old_checkpoints has no tinyckpt counterpart; decide which checkpoint files to delete",
+    "save_trainer_state": "save_trainer_state without the save_agent of the same epoch just before it; "
+                          "tinyckpt saves the trainer state with the agent (save_checkpoint)",
+}
+PURE_CALLS = frozenset({"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"})  # metadata may drop these
+WRAPPER_BUILT = ("PolicyWrapper(...) built by hand; records are checkpoint paths now: pass a path "
+                 "(checkpoint_path(run, epoch))")
+_UNDERSTOOD = (cst.Element, cst.DictElement, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp,
+               cst.BooleanOperation, cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.For, cst.CompFor,
+               cst.WithItem, cst.NamedExpr, cst.Expr, cst.Comparison, cst.ComparisonTarget, cst.UnaryOperation,
+               cst.If, cst.While, cst.Assert, cst.FormattedStringExpression, cst.Index, cst.Del, cst.Lambda,
+               cst.IfExp, cst.Subscript)
+_STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+class Builder(cst.CSTVisitor):
+    """Walks a module once: parents, statements, the value graph, and node lists for the rules."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        super().__init__()
+        a = self.a = analysis
+        self.scopes = a.scopes
+        self.contexts = a.contexts
+        self.module, self.package = a.module or "__main__", a.package
+        self.graph = Graph(self.module)
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self._stack: list[cst.CSTNode] = []
+        self.memo: dict[int, str | None] = {}
+        self.handled_calls: set[int] = set()
+        self.skip: set[int] = set()  # statements rewritten wholesale (the trainer's save pairs): not in the graph
+        self.nodes: dict[str, cst.CSTNode] = {}  # site key -> node of this file
+        self._sites: dict[tuple[int, str], str] = {}
+        self._count = 0
+        # what the rules plan on
+        self.uses: list[tuple[str, cst.CSTNode, str, cst.BaseExpression]] = []  # key, node, attr, base
+        self.producers: list[tuple[str, cst.Call, str, str]] = []  # key, call, method, receiver key
+        self.params: list[tuple[str, cst.Param, cst.FunctionDef]] = []
+        self.assigns: list[tuple[str, cst.CSTNode, cst.BaseExpression]] = []  # target key, statement, value
+        self.fixture_defs: dict[str, cst.FunctionDef] = {}  # qualname -> def
+        self.annotated: dict[int, str] = {}  # id of an annotation's expression -> the key it annotates
+        self.constructions: list[tuple[str, cst.Call, cst.Call | str]] = []  # manager key, call, new call or reason
+        self.method_calls: list[tuple[str, cst.Call, str]] = []  # receiver key, call, method (first-party or legacy)
+        self.attr_reads: list[tuple[str, cst.Attribute]] = []  # receiver key, `x.attr` (not called)
+        self.subscripts: list[tuple[str, cst.Subscript]] = []  # container key, `x[...]` read
+        self.legacy_refs: list[tuple[cst.CSTNode, str, bool]] = []  # Name/Attribute naming a legacy class, typing?
+        self.annotations: list[cst.Annotation] = []
+        self.save_pairs: list[tuple[list[cst.BaseStatement], cst.Call, list[str], list[str]]] = []  # the trainer's
+        self.trainer_saves: list[cst.Call] = []  # TrainerCheckpoint(...).save(...) outside a save pair
+        self.trainer_loads: list[cst.Call] = []  # TrainerCheckpoint.load(...)
+        self.metadata_calls: list[cst.Call] = []  # PolicyMetadata(...), PolicyMetadata.from_dict(...)
+        self.calls: dict[str, list[cst.Call]] = {}  # calls of WATCHED functions, by qualified name
+        self.all_lists: list[cst.Assign] = []  # module-level `__all__ = [...]`
+        self.manager_pairs: dict[int, cst.SimpleStatementLine] = {}  # id(save_agent call) -> its save_trainer_state line
+        self.paired_states: set[int] = set()  # ids of the save_trainer_state calls merged into a save_agent
+        self.funcs: list[tuple[str | None, str | None, str | None]] = []  # qualname, class, self name
+        self._functions: list[cst.FunctionDef] = []
+        self._typing = 0  # > 0 inside an annotation
+        self._signatures(a.tree)
+
+    # -- the walk -----------------------------------------------------------------------------------
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[node] = self._stack[-1]
+        self._stack.append(node)
+        if id(node) in self.skip:  # rewritten wholesale: its parents only, no graph
+            node.visit(_Parents(self.parents))
+            return False
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self._stack.pop()
+
+    # -- keys and facts -----------------------------------------------------------------------------
+    def site(self, node: cst.CSTNode, tag: str = "") -> str:
+        ident = (id(node), tag)
+        name = self._sites.get(ident)
+        if name is None:
+            self._count += 1
+            name = self._sites[ident] = f"s:{self.module}:{self._count}:{tag or type(node).__name__}"
+            self.nodes[name] = node
+            self.graph.places[name] = next((q for q, _, _ in reversed(self.funcs) if q), self.module)
+        return name
+
+    def union(self, a: str | None, b: str | None) -> None:
+        if a and b and a != "NONE" and b != "NONE":
+            self.graph.unions.append((a, b))
+
+    def fact(self, key: str | None, kind: str, reason: str = "", node: cst.CSTNode | None = None) -> None:
+        if key and key != "NONE":
+            self.graph.facts.append(Fact(key, kind, reason, self.site(node, "at") if node is not None else ""))
+
+    def child(self, key: str, label: str) -> str:
+        child = f"{key}{label}"
+        self.graph.ops.append(ChildOp(key, label, child))
+        return child
+
+    def legacy(self, node: cst.CSTNode) -> str | None:
+        return self.a.legacy(node)
+
+    def qualified(self, node: cst.CSTNode) -> str | None:
+        names = sorted(self.a.qualified(node))
+        return names[0] if names else None
+
+    # -- scopes -------------------------------------------------------------------------------------
+    def scope_name(self, scope: Any) -> str:
+        if isinstance(scope, GlobalScope):
+            return self.module
+        node = getattr(scope, "node", None)
+        if isinstance(scope, FunctionScope) and isinstance(node, cst.FunctionDef):
+            q = self.func_qualname(node)
+            if q:
+                return q
+        if isinstance(scope, ClassScope) and isinstance(node, cst.ClassDef):
+            return f"{self.module}.{node.name.value}"
+        if node is None:
+            return f"{self.module}@?"
+        return f"{self.module}@{self.site(node, 'scope')}"
+
+    def func_qualname(self, node: cst.FunctionDef) -> str | None:
+        return self._qualnames.get(id(node))
+
+    def var_key(self, name: cst.Name) -> str | None:
+        scope = self.scopes.get(name)
+        if scope is None:
+            return None
+        if self.contexts.get(name) is ExpressionContext.LOAD:
+            owners = set()
+            for a in scope[name.value] if name.value in scope else ():  # noqa: SIM401 (a Scope has no .get)
+                node = getattr(a, "node", None)
+                if node is None or isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
+                    return None
+                owners.add(self.scope_name(a.scope))
+            return f"v:{min(owners)}:{name.value}" if owners else None
+        return f"v:{self.scope_name(scope)}:{name.value}"
+
+    def self_attr(self, node: cst.BaseExpression) -> str | None:
+        if not isinstance(node, cst.Attribute) or not self.funcs or not isinstance(node.value, cst.Name):
+            return None
+        _, cls, self_name = self.funcs[-1]
+        if cls and self_name and node.value.value == self_name:
+            return f"a:{cls}:{node.attr.value}"
+        return None
+
+    # -- signatures, classes and fixtures (module level and methods of module-level classes) ----------
+    def _signatures(self, module: cst.Module) -> None:
+        self._qualnames: dict[int, str] = {}
+        for stmt in module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                self._signature(stmt, f"{self.module}.{stmt.name.value}", False)
+            elif isinstance(stmt, cst.ClassDef):
+                cls = f"{self.module}.{stmt.name.value}"
+                self.graph.bases[cls] = tuple(q for q in (self.qualified(a.value) for a in stmt.bases if not a.keyword) if q)
+                if isinstance(stmt.body, cst.IndentedBlock):
+                    for inner in stmt.body.body:
+                        if isinstance(inner, cst.FunctionDef):
+                            self._signature(inner, f"{cls}.{inner.name.value}", True)
+
+    def _signature(self, node: cst.FunctionDef, q: str, is_method: bool) -> None:
+        self._qualnames[id(node)] = q
+        names = tuple(p.name.value for p in [*node.params.posonly_params, *node.params.params])
+        kwonly = tuple("*" + p.name.value for p in node.params.kwonly_params)
+        static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
+        self.graph.sigs[q] = (names + kwonly, is_method and not static)
+        for d in node.decorators:
+            target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+            if self.qualified(target) == "pytest.fixture" and not is_method:
+                self.graph.fixtures[node.name.value] = q
+
+    # -- annotations ----------------------------------------------------------------------------------
+    def annotate(self, key: str, ann: cst.BaseExpression, depth: int = 0) -> None:
+        if depth == 0:
+            self.annotated[id(ann)] = key
+            self.fact(key, K.MEMBER, "annotation", ann)
+        if depth > 3 or isinstance(ann, cst.SimpleString):
+            return  # string annotations: the annotations rule rewrites them; no flow is derived from them
+        legacy = self.legacy(ann)
+        if legacy in RECORD_CLASSES:
+            self.fact(key, K.REC, f"annotated {legacy}")
+            if legacy in HALF_CLASSES:
+                self.fact(key, "half")
+        elif legacy == "PolicyStore":
+            self.fact(key, K.STORE, "annotated PolicyStore")
+        elif legacy == "SimplePolicyStore":
+            self.fact(key, K.SSTORE, "annotated SimplePolicyStore")
+        elif legacy == "SimpleCheckpointManager":
+            self.fact(key, K.MGR, "annotated SimpleCheckpointManager")
+        elif isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+            self.annotate(key, ann.left, depth + 1)
+            self.annotate(key, ann.right, depth + 1)
+        elif isinstance(ann, cst.Subscript):
+            tail = (self.qualified(ann.value) or "").rpartition(".")[2]
+            items = [e.slice.value for e in ann.slice if isinstance(e.slice, cst.Index)]
+            if tail in ("Optional", "Union"):
+                for item in items:
+                    self.annotate(key, item, depth + 1)
+            elif tail in ("list", "List", "Sequence", "Iterable", "set", "Set", "frozenset", "Iterator"):
+                self.fact(key, K.LIST, "annotated")
+                if items:
+                    self.annotate(self.child(key, "[]"), items[0], depth + 1)
+            elif tail in ("dict", "Dict", "Mapping", "MutableMapping", "OrderedDict"):
+                self.fact(key, K.DICT, "annotated")
+                if len(items) == 2:
+                    self.annotate(self.child(key, "[]"), items[0], depth + 1)
+                    self.annotate(self.child(key, "{v}"), items[1], depth + 1)
+            elif tail in ("tuple", "Tuple"):
+                for i, item in enumerate(items):
+                    self.annotate(self.child(key, f"({i})"), item, depth + 1)
+        else:
+            q = self.qualified(ann)
+            if q and not q.startswith(("builtins.", "typing.")):
+                self.fact(key, f"{K.TYPE}:{q}", "annotated")
+
+    def _names_legacy(self, ann: cst.BaseExpression, depth: int = 0) -> bool:
+        """Whether an annotation names a legacy class (`X`, `Optional[X]`, `list[X]`, `X | None`, ...)."""
+        if depth > 4:
+            return False
+        if isinstance(ann, (cst.Name, cst.Attribute)):
+            return self.legacy(ann) is not None
+        if isinstance(ann, cst.BinaryOperation):
+            return self._names_legacy(ann.left, depth + 1) or self._names_legacy(ann.right, depth + 1)
+        if isinstance(ann, cst.Subscript):
+            return any(isinstance(e.slice, cst.Index) and self._names_legacy(e.slice.value, depth + 1) for e in ann.slice)
+        return False
+
+    # -- binding --------------------------------------------------------------------------------------
+    def bind(self, target: cst.BaseExpression, key: str | None, value: cst.CSTNode | None) -> None:
+        if isinstance(target, cst.Name):
+            self._bind_key(self.var_key(target), key, value)
+        elif isinstance(target, cst.Attribute):
+            tk = self.self_attr(target)
+            if tk:
+                self._bind_key(tk, key, value)
+            elif key:
+                self.fact(key, K.ESC, f"stored on {code(target, 60)}", value)
+        elif isinstance(target, cst.Subscript):
+            container = self.classify(target.value)
+            element = target.slice[0].slice if len(target.slice) == 1 else None
+            index = element.value if isinstance(element, cst.Index) else None
+            if container:
+                self.graph.ops.append(SetItemOp(container, self.classify(index) or "", key or "",
+                                                self.site(target, "setsub")))
+                if not key and value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
+                    self.graph.ops.append(SetItemUnknownOp(container, _assigned(value), self.site(target, "setsub")))
+            elif key:
+                self.fact(key, K.ESC, f"stored in {code(target, 60)}", value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for i, element in enumerate(target.elements):
+                inner = None
+                if key and not isinstance(element, cst.StarredElement):
+                    inner = self.site(element, f"unpack{i}")  # a tuple's item i, or a list's element
+                    self.graph.ops.append(UnpackOp(key, i, inner))
+                self.bind(element.value, inner, value)
+
+    def _bind_key(self, tk: str | None, key: str | None, value: cst.CSTNode | None, reason: str = "") -> None:
+        if not tk or key == "NONE":
+            return
+        if key:
+            self.union(tk, key)
+        else:
+            self.fact(tk, K.UNK, reason or (_assigned(value) if value is not None else "assigned"), value)
+
+    def value_into(self, key: str, value: cst.BaseExpression) -> None:
+        vk = self.classify(value)
+        if vk == "NONE":
+            return
+        if vk:
+            self.union(key, vk)
+        else:
+            self.fact(key, K.UNK, f"from {code(value, 60)}", value)
+
+    # -- classifying expressions ----------------------------------------------------------------------
+    def classify(self, node: cst.CSTNode | None) -> str | None:
+        """The key of an expression's value (None: not a value this analysis follows)."""
+        if node is None:
+            return None
+        if id(node) not in self.memo:
+            self.memo[id(node)] = None
+            self.memo[id(node)] = self._classify(node)
+        return self.memo[id(node)]
+
+    def _classify(self, node: cst.CSTNode) -> str | None:
+        if isinstance(node, cst.Name):
+            return "NONE" if node.value == "None" else self.var_key(node)
+        if isinstance(node, cst.Attribute):
+            return self.self_attr(node)
+        if isinstance(node, cst.Call):
+            return self._classify_call(node)
+        if isinstance(node, cst.Subscript):
+            container = self.classify(node.value)
+            if not container:
+                return None
+            s = self.site(node, "sub")
+            element = node.slice[0].slice if len(node.slice) == 1 else None
+            if isinstance(element, cst.Slice):
+                self.union(s, container)
+                return s
+            index = element.value if isinstance(element, cst.Index) else None
+            is_int = isinstance(index, cst.Integer) or (
+                isinstance(index, cst.UnaryOperation) and isinstance(index.expression, cst.Integer))
+            self.graph.ops.append(SubscriptOp(s, container, is_int, s))
+            self.subscripts.append((container, node))
+            return s
+        if isinstance(node, (cst.List, cst.Set, cst.Tuple)):
+            s = self.site(node, "display")
+            if not isinstance(node, cst.Tuple):
+                self.fact(s, K.LIST)
+            for i, element in enumerate(node.elements):
+                label = f"({i})" if isinstance(node, cst.Tuple) else "[]"
+                if isinstance(element, cst.StarredElement):
+                    inner = self.classify(element.value)
+                    if inner and label == "[]":
+                        self.union(self.child(s, "[]"), self.child(inner, "[]"))
+                    else:
+                        self.fact(self.child(s, label), K.UNK, f"*{code(element.value, 60)}", element)
+                else:
+                    self.value_into(self.child(s, label), element.value)
+            return s
+        if isinstance(node, cst.Dict):
+            s = self.site(node, "dict")
+            self.fact(s, K.DICT)
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    self.value_into(self.child(s, "[]"), element.key)
+                    self.value_into(self.child(s, "{v}"), element.value)
+                else:
+                    self.fact(self.child(s, "{v}"), K.UNK, "** in a dict display", element)
+            return s
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            s = self.site(node, "comp")
+            self.fact(s, K.LIST)
+            self.value_into(self.child(s, "[]"), node.elt)
+            return s
+        if isinstance(node, cst.DictComp):
+            s = self.site(node, "dcomp")
+            self.fact(s, K.DICT)
+            self.value_into(self.child(s, "[]"), node.key)
+            self.value_into(self.child(s, "{v}"), node.value)
+            return s
+        if isinstance(node, (cst.IfExp, cst.BooleanOperation)):
+            s = self.site(node, "either")
+            for part in (node.body, node.orelse) if isinstance(node, cst.IfExp) else (node.left, node.right):
+                self.value_into(s, part)
+            return s
+        if isinstance(node, cst.NamedExpr):
+            key = self.classify(node.value)
+            self.bind(node.target, key, node.value)
+            return key
+        return None
+
+    def args(self, args: Iterable[cst.Arg]) -> tuple[ArgSpec, ...]:
+        out = []
+        for arg in args:
+            kw = arg.keyword.value if arg.keyword else ("*" if arg.star else "")
+            out.append(ArgSpec(kw, self.classify(arg.value) or "", self.site(arg, "arg")))
+        return tuple(out)
+
+    # -- calls ------------------------------------------------------------------------------------------
+    def _classify_call(self, call: cst.Call) -> str | None:
+        func = call.func
+        legacy = self.legacy(func)
+        q = self.qualified(func)
+        owner = self.legacy(func.value) if isinstance(func, cst.Attribute) else None
+        attr = func.attr.value if isinstance(func, cst.Attribute) else None
+        for cls, kind in (("PolicyStore", K.STORE), ("SimplePolicyStore", K.SSTORE)):
+            if legacy == cls or (owner == cls and attr == "create"):
+                self.handled_calls.add(id(call))
+                s = self.site(call, "store")
+                self.fact(s, kind, f"{cls}(...)")
+                return s
+        if legacy == "SimpleCheckpointManager":
+            self.handled_calls.add(id(call))
+            s = self.site(call, "manager")
+            self.fact(s, K.MGR, "SimpleCheckpointManager(...)")
+            new = manager_construction(call, lambda f: bool(self.a.qualified(f) & {"os.path.join", "posixpath.join"}))
+            if isinstance(new, str):
+                self.fact(s, block("checkpoint_manager"), new, call)
+            self.constructions.append((s, call, new))
+            return s
+        if owner == "MockPolicyRecord" and attr == "from_key_and_version":
+            self.handled_calls.add(id(call))
+            s = self.site(call, "mock")
+            self.fact(s, K.REC, "MockPolicyRecord.from_key_and_version")
+            if len(call.args) != 2 or any(a.star or a.keyword for a in call.args):
+                self.fact(s, block("policy_store"), "MockPolicyRecord.from_key_and_version with unusual arguments", call)
+            self.producers.append((s, call, "from_key_and_version", ""))
+            return s
+        if (owner in RECORD_CLASSES and attr == "__new__") or legacy in RECORD_CLASSES:
+            self.handled_calls.add(id(call))
+            s = self.site(call, "built")
+            cls = owner or legacy
+            self.fact(s, K.REC, "built by hand")
+            if cls in HALF_CLASSES:
+                self.fact(s, "half")
+                self.fact(s, block("simple_policy_store"), WRAPPER_BUILT, call)
+            else:
+                self.fact(s, block("policy_store"), f"{cls} built by hand; decide where its checkpoint lives", call)
+            return s
+        if q in PATH_PRODUCERS:
+            s = self.site(call, "path")
+            if PATH_PRODUCERS[q] == "list":
+                self.fact(s, K.LIST)
+                self.fact(self.child(s, "[]"), K.REC, PATH_TAG + q)
+            else:
+                self.fact(s, K.REC, PATH_TAG + q)
+            return s
+        if q in ("typing.cast", "typing_extensions.cast") and len(call.args) == 2:
+            self.handled_calls.add(id(call))
+            return self.classify(call.args[1].value)
+        if q in MOCKS:
+            s = self.site(call, "double")
+            self.fact(s, K.MOCK, code(call, 60))
+            return s
+        if q in HARMLESS or q in PATH_CONSUMERS or (attr in LOG_METHODS and q is None):
+            return None
+        if q in SEQUENCE_COPIES and call.args:
+            self.handled_calls.add(id(call))
+            inner = self.classify(call.args[0].value)
+            self._key_lambdas(call, inner)
+            if not inner:
+                return None
+            s = self.site(call, "copy")
+            self.fact(s, K.LIST)
+            self.union(self.child(s, "[]"), self.child(inner, "[]"))
+            return s
+        if q in ("builtins.max", "builtins.min") and call.args and not call.args[0].keyword:
+            self.handled_calls.add(id(call))
+            inner = self.classify(call.args[0].value)
+            self._key_lambdas(call, inner)
+            return self.child(inner, "[]") if inner else None
+        if q in ("builtins.enumerate", "builtins.zip") and call.args:
+            self.handled_calls.add(id(call))
+            s = self.site(call, "zip")
+            self.fact(s, K.LIST)
+            element = self.child(s, "[]")
+            sources: list[cst.BaseExpression | None] = [a.value for a in call.args if not a.keyword]
+            if q == "builtins.enumerate":
+                sources = [None, sources[0]]
+            for i, source in enumerate(sources):
+                inner = self.classify(source) if source is not None else None
+                if inner:
+                    self.union(self.child(element, f"({i})"), self.child(inner, "[]"))
+            return s
+        if isinstance(func, cst.Attribute):
+            return self._method_call(call, func)
+        if q and not q.startswith("builtins."):
+            self.handled_calls.add(id(call))
+            s = self.site(call, "call")
+            self.graph.ops.append(CallOp(q, self.args(call.args), s, False, s))
+            return s
+        return None
+
+    def _method_call(self, call: cst.Call, func: cst.Attribute) -> str | None:
+        attr = func.attr.value
+        receiver = self.classify(func.value)
+        if attr in PRODUCER_METHODS:
+            return self._producer(call, receiver, attr)
+        if attr in STORE_MANUAL and receiver:
+            self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall")))
+        if attr == "submit" and call.args and not call.args[0].keyword:
+            target = self.qualified(call.args[0].value)
+            if target and not target.startswith("builtins."):
+                self.handled_calls.add(id(call))
+                s = self.site(call, "future")
+                self.graph.ops.append(CallOp(target, self.args(call.args[1:]), self.child(s, ".result"), False, s))
+                return s
+        if attr in LOG_METHODS:
+            return None
+        self_name = self.funcs[-1][2] if self.funcs else None
+        if isinstance(func.value, cst.Name) and self_name and func.value.value == self_name:
+            self.handled_calls.add(id(call))
+            s = self.site(call, "call")
+            self.graph.ops.append(CallOp(f"{self.funcs[-1][1]}.{attr}", self.args(call.args), s, True, s))
+            return s
+        q = self.qualified(func)
+        if receiver is None:
+            if q and not q.startswith("builtins."):  # Class.static_method(...), module.function(...)
+                self.handled_calls.add(id(call))
+                s = self.site(call, "call")
+                self.graph.ops.append(CallOp(q, self.args(call.args), s, False, s))
+                return s
+            return None
+        if attr == "result" and not call.args:
+            self.handled_calls.add(id(call))
+            return self.child(receiver, ".result")
+        if attr in _CONTAINER_CALLS:
+            return self._container_call(call, receiver, attr)
+        self.handled_calls.add(id(call))
+        s = self.site(call, "mcall")
+        self.graph.ops.append(MethodCallOp(receiver, attr, self.args(call.args), s, s, self._manager_problem(call, attr)))
+        self.method_calls.append((receiver, call, attr))
+        return s
+
+    def _manager_problem(self, call: cst.Call, method: str) -> str | None:
+        """Why `<manager>.<method>(...)` has no tinyckpt counterpart (None: it has one)."""
+        if method in MANAGER_RENAMED or method in MANAGER_UNCHANGED or method in MANAGER_NEW_API:
+            return None
+        if method == "save_agent":
+            found = manager_args(call, SAVE_ARGS)
+            if found is None:
+                return "unexpected save_agent arguments; rewrite as save_checkpoint(agent, epoch, trainer_state)"
+            if _calls_code(found["metadata"]):
+                return "save_agent metadata calls code (tinyckpt saves no metadata); decide what to keep"
+            return None
+        if method == "get_checkpoint_count" and not call.args:
+            return None
+        if method == "save_trainer_state" and id(call) in self.paired_states:
+            return None
+        if method in MANAGER_NO_COUNTERPART:
+            return MANAGER_NO_COUNTERPART[method]
+        return f"SimpleCheckpointManager.{method} has no tinyckpt counterpart; decide"
+
+    def _container_call(self, call: cst.Call, receiver: str, attr: str) -> str | None:
+        self.handled_calls.add(id(call))
+        self.method_calls.append((receiver, call, attr))
+        if attr == "append" and call.args:
+            self.value_into(self.child(receiver, "[]"), call.args[0].value)
+            return None
+        if attr == "extend" and call.args:
+            inner = self.classify(call.args[0].value)
+            if inner:
+                self.union(self.child(receiver, "[]"), self.child(inner, "[]"))
+            else:
+                self.fact(self.child(receiver, "[]"), K.UNK, f"extended from {code(call.args[0].value, 60)}", call)
+            return None
+        if attr in ("keys", "copy"):
+            return receiver
+        s = self.site(call, attr)
+        if attr == "values":
+            self.union(self.child(s, "[]"), self.child(receiver, "{v}"))
+        elif attr == "items":
+            element = self.child(s, "[]")
+            self.union(self.child(element, "(0)"), self.child(receiver, "[]"))
+            self.union(self.child(element, "(1)"), self.child(receiver, "{v}"))
+        else:  # get
+            self.union(s, self.child(receiver, "{v}"))
+        return s
+
+    def _key_lambdas(self, call: cst.Call, inner: str | None) -> None:
+        for arg in call.args:
+            if arg.keyword and arg.keyword.value == "key" and isinstance(arg.value, cst.Lambda):
+                params = arg.value.params.params
+                if params and inner:
+                    self.union(self.var_key(params[0].name), self.child(inner, "[]"))
+
+    def _producer(self, call: cst.Call, receiver: str | None, method: str) -> str:
+        """A store call that selects records. It is one only when the receiver is a store of the kind
+        whose method it is (decided in the solution); a same-named method elsewhere is left alone."""
+        self.handled_calls.add(id(call))
+        s = self.site(call, "producer")
+        full, half = self.producer_problems(call, method)
+        self.graph.ops.append(ProducerOp(s, receiver or "", method, self.site(call, "at"), full, half))
+        if method == "policy_records":
+            self.fact(s, K.LIST)
+        for arg in call.args:
+            self.classify(arg.value)
+        self.producers.append((s, call, method, receiver or ""))
+        return s
+
+    def producer_problems(self, call: cst.Call, method: str) -> tuple[str | None, str | None]:
+        """(as a PolicyStore call, as a SimplePolicyStore call): why it has no counterpart, or None."""
+        full = STORE_MANUAL.get(method) if method not in FULL_PRODUCERS else producer_problem(call, method)
+        half = half_record_problem(call, method) if method in HALF_RECORD_CALLS else "not a SimplePolicyStore method"
+        return full, half
+
+    # -- visiting ---------------------------------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.annotations.append(node)
+        self._typing += 1
+
+    def leave_Annotation(self, original_node: cst.Annotation) -> None:
+        self._typing -= 1
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._blocks(node.body, trainer=False)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._blocks(node.body, trainer=True)
+
+    def _blocks(self, body: Any, trainer: bool) -> None:
+        """Statement sequences rewritten as a whole: the trainer's save pair (four statements, left out of
+        the graph) and a manager's save_agent followed by save_trainer_state of the same epoch."""
+        stmts = list(body)
+        i = 0
+        while i < len(stmts):
+            found = match_save_pair(stmts, i, self.legacy, self._assigned, TRAINER_CHECKPOINT_DROPPED) \
+                if trainer else None
+            if found is None:
+                i += 1
+                continue
+            self.save_pairs.append((stmts[i:i + 4], *found))
+            self.skip.update(id(s) for s in stmts[i:i + 4])
+            i += 4
+        for first, second in zip(stmts, stmts[1:]):
+            pair = _manager_pair(first, second)
+            if pair is not None:
+                self.manager_pairs[id(pair)] = second
+                self.paired_states.add(id(state_call(second)))
+
+    def _assigned(self, name: str) -> list[cst.BaseExpression]:
+        """The values the enclosing function assigns to `name` (plain `name = value` statements)."""
+        values: list[cst.BaseExpression] = []
+        if not self._functions:
+            return values
+
+        class _Assigns(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                for t in node.targets:
+                    if isinstance(t.target, cst.Name) and t.target.value == name:
+                        values.append(node.value)
+        self._functions[-1].visit(_Assigns())
+        return values
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+        q = self.func_qualname(node)
+        cls = q.rpartition(".")[0] if q and q.count(".") > self.module.count(".") + 1 else None
+        static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        self_name = params[0].name.value if cls and params and not static else None
+        self.funcs.append((q, cls, self_name))
+        is_fixture = q is not None and q in self.graph.fixtures.values()
+        for i, param in enumerate(params):
+            if self_name and i == 0:
+                continue
+            local = self.var_key(param.name)
+            if not q:
+                self.fact(local, K.UNK, "parameter of a nested function", param)
+                if param.annotation is not None and local:
+                    self.annotate(local, param.annotation.annotation)
+                continue
+            pk = f"p:{q}:{param.name.value}"
+            evidence = param.annotation is not None and self._names_legacy(param.annotation.annotation)
+            self.fact(pk, K.ORIGIN, f"{pk}|{'annotated' if evidence else ''}", param)
+            self.union(pk, local)
+            self.graph.occurrences.append(Occurrence(pk, "assign", local or ""))
+            if param.annotation is not None:
+                self.annotate(pk, param.annotation.annotation)
+            if param.default is not None:
+                self.value_into(pk, param.default)
+            self.params.append((pk, param, node))
+            if is_test_module(self.module) and not cls and (is_fixture or node.name.value.startswith("test")):
+                self.graph.ops.append(FixtureOp(pk, param.name.value, self.module))
+                self.graph.tests.add(q)
+        if node.returns is not None:
+            if q:
+                self.annotate(f"r:{q}", node.returns.annotation)
+            else:
+                self.annotated[id(node.returns.annotation)] = ""
+        if is_fixture and q:
+            self.fixture_defs[q] = node
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.funcs.pop()
+        self._functions.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        parent = self.parents.get(node)
+        if isinstance(parent, cst.Arg) and parent.keyword and parent.keyword.value == "key":
+            return  # bound to the elements by the sorted()/max()/min() call
+        for param in node.params.params:
+            self.fact(self.var_key(param.name), K.UNK, "lambda parameter", param)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self.funcs and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) and \
+                node.targets[0].target.value == "__all__" and isinstance(self.scopes.get(node), GlobalScope):
+            self.all_lists.append(node)
+        key = self.classify(node.value)
+        for target in node.targets:
+            self.bind(target.target, key, node.value)
+        if len(node.targets) == 1:
+            tk = self.target_key(node.targets[0].target)
+            if tk:
+                self.assigns.append((tk, self.parents[node], node.value))
+
+    def target_key(self, target: cst.BaseExpression) -> str | None:
+        if isinstance(target, cst.Name):
+            return self.var_key(target)
+        return self.self_attr(target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        tk = self.target_key(node.target)
+        if tk:
+            self.annotate(tk, node.annotation.annotation)
+        else:
+            self.annotated[id(node.annotation.annotation)] = ""
+        if node.value is not None:
+            self.bind(node.target, self.classify(node.value), node.value)
+            if tk:
+                self.assigns.append((tk, self.parents[node], node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        key, tk = self.classify(node.value), self.target_key(node.target)
+        self._bind_key(tk, key, node.value, f"augmented with {code(node.value, 60)}")
+
+    def visit_For(self, node: cst.For) -> None:
+        inner = self.classify(node.iter)
+        self.bind(node.target, self.child(inner, "[]") if inner else None, node.iter)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        inner = self.classify(node.iter)
+        self.bind(node.target, self.child(inner, "[]") if inner else None, node.iter)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self.bind(node.asname.name, self.classify(node.item), node.item)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is None or not self.funcs:
+            return
+        q = self.funcs[-1][0]
+        if q:
+            self.value_into(f"r:{q}", node.value)
+        else:
+            self.fact(self.classify(node.value), K.ESC, "returned from a nested function", node)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.a.legacy_locals:
+            legacy = self.legacy(node)
+            if legacy:
+                self.legacy_refs.append((node, legacy, self._typing > 0))
+        if self.contexts.get(node) is ExpressionContext.LOAD:
+            self._examine(node)
+            if not self._typing and not self._type_position(node):
+                q = self.qualified(node)
+                if q and not q.startswith("builtins."):
+                    parent = self.parents.get(node)
+                    if not (isinstance(parent, cst.Call) and parent.func is node) and not self._is_submit_target(node):
+                        self.graph.fnrefs.add(q)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        head = node.value
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and head.value in self.a.legacy_locals:
+            legacy = self.legacy(node)
+            if legacy:
+                self.legacy_refs.append((node, legacy, self._typing > 0))
+        if self.contexts.get(node) is not ExpressionContext.STORE:
+            self._examine(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            owner = func.value
+            if func.attr.value == "save" and isinstance(owner, cst.Call) and self.legacy(owner.func) == "TrainerCheckpoint":
+                self.trainer_saves.append(node)
+            elif func.attr.value == "load" and self.legacy(owner) == "TrainerCheckpoint":
+                self.trainer_loads.append(node)
+            elif func.attr.value == "from_dict" and self.legacy(owner) == "PolicyMetadata":
+                self.metadata_calls.append(node)
+        elif self.legacy(func) == "PolicyMetadata":
+            self.metadata_calls.append(node)
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            for q in self.a.qualified(func) & WATCHED:
+                self.calls.setdefault(q, []).append(node)
+        self._examine(node)
+
+    def _type_position(self, node: cst.Name) -> bool:
+        """A class named where no instance is made: a base class, isinstance's or except's class."""
+        parent = self.parents.get(node)
+        grand = self.parents.get(parent) if parent is not None else None
+        if isinstance(parent, cst.Arg) and isinstance(grand, cst.ClassDef):
+            return True
+        if isinstance(parent, cst.ExceptHandler):
+            return True
+        return isinstance(parent, cst.Arg) and isinstance(grand, cst.Call) and len(grand.args) == 2 and \
+            grand.args[1] is parent and isinstance(grand.func, cst.Name) and grand.func.value in ("isinstance", "issubclass")
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if self.contexts.get(node) is not ExpressionContext.STORE:
+            self._examine(node)
+
+    def _is_submit_target(self, node: cst.Name) -> bool:
+        arg = self.parents.get(node)
+        call = self.parents.get(arg) if isinstance(arg, cst.Arg) else None
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and \
+            call.func.attr.value == "submit" and bool(call.args) and call.args[0] is arg
+
+    def _examine(self, node: cst.BaseExpression) -> None:
+        key = self.classify(node)
+        if not key or key == "NONE":
+            return
+        verdict = self._judge(node, key)
+        if verdict is not None:
+            kind, reason = verdict
+            self.fact(key, kind, reason, node)
+
+    # -- how a followed value's parent uses it ------------------------------------------------------------
+    def _judge(self, node: cst.BaseExpression, key: str) -> tuple[str, str] | None:
+        parent = self.parents.get(node)
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            self._occurrence(node, key, parent)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            return self._attribute(node, key, parent)
+        if isinstance(parent, cst.Arg):
+            call = self.parents.get(parent)
+            if isinstance(call, cst.Call) and id(call) in self.handled_calls:
+                return None
+            return self._argument(call, parent) if isinstance(call, cst.Call) else (K.ESC, "argument")
+        if isinstance(parent, cst.StarredElement):
+            return (K.ESC, "unpacked with *")
+        if isinstance(parent, _UNDERSTOOD):
+            return None
+        if isinstance(parent, cst.Call) and parent.func is node:
+            return (K.ESC, "called")
+        return (K.ESC, f"used in a {type(parent).__name__}")
+
+    def _attribute(self, node: cst.BaseExpression, key: str, parent: cst.Attribute) -> tuple[str, str] | None:
+        attr = parent.attr.value
+        grand = self.parents.get(parent)
+        called = isinstance(grand, cst.Call) and grand.func is parent
+        loaded = self.contexts.get(parent) is ExpressionContext.LOAD
+        if attr in RECORD_ATTRS and not called:
+            if not loaded:
+                return (K.RBLOCK, f"@assign:{attr}")
+            self._use(key, parent, attr, node)
+            return None
+        if attr == "metadata" and not called:
+            if isinstance(grand, cst.Attribute) and grand.attr.value == "epoch" and \
+                    self.contexts.get(grand) is ExpressionContext.LOAD:
+                self._use(key, grand, "epoch", node)
+                return None
+            if isinstance(grand, cst.Subscript) and _subscript_key(grand) == "epoch" and \
+                    self.contexts.get(grand) is ExpressionContext.LOAD:
+                self._use(key, grand, "epoch", node)
+                return None
+            shown = code(grand if isinstance(grand, (cst.Attribute, cst.Subscript)) else parent, 60)
+            suffix = "metadata"
+            if isinstance(grand, cst.Attribute) and grand.value is parent:
+                suffix = f"metadata.{grand.attr.value}"
+            elif isinstance(grand, cst.Subscript) and grand.value is parent:
+                suffix = f"metadata.{_subscript_key(grand) or '?'}"
+            return (K.RBLOCK, f"@metadata:{shown}:{suffix}")
+        if called and (attr in PRODUCER_METHODS or id(grand) in self.handled_calls):
+            return None
+        if not called:
+            self.attr_reads.append((key, parent))
+            self.fact(key, K.MEMBER, attr, parent)
+        return (K.ATTR, attr)
+
+    def _use(self, key: str, node: cst.CSTNode, attr: str, base: cst.BaseExpression) -> None:
+        self.uses.append((key, node, attr, base))
+        self.fact(key, K.USE, attr, node)
+
+    def _argument(self, call: cst.Call, arg: cst.Arg) -> tuple[str, str] | None:
+        q = self.qualified(call.func) or ""
+        if q == "builtins.isinstance":
+            if call.args and call.args[0] is arg and len(call.args) == 2:
+                legacy = self.legacy(call.args[1].value)
+                if legacy:
+                    if isinstance(arg.value, cst.Name):
+                        param = self._param_key(arg.value)
+                        if param and self._only_narrowed(call, arg.value.value):
+                            self.fact(param, K.DISPATCH, "isinstance check")
+                    return (K.RBLOCK, ISINSTANCE_REASON.format(cls=legacy))
+            return None
+        if q in HARMLESS or q in PATH_CONSUMERS or q.startswith("pytest.approx."):
+            return None
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in LOG_METHODS:
+            return None
+        return (K.ESC, f"passed to {code(call.func, 40)}(), which this tool cannot follow")
+
+    def _only_narrowed(self, check: cst.Call, name: str) -> bool:
+        """`if isinstance(name, Record):` in a function that reads attributes of `name` only in that branch
+        (the function takes records or other values and tells them apart itself)."""
+        test = self.parents.get(check)
+        if not isinstance(test, cst.If) or test.test is not check:
+            return False
+        function: Any = test
+        while function is not None and not isinstance(function, cst.FunctionDef):
+            function = self.parents.get(function)
+        if function is None:
+            return False
+        inside: set[int] = set()
+
+        class _Mark(cst.CSTVisitor):
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                inside.add(id(node))
+        test.body.visit(_Mark())
+        outside: list[cst.Attribute] = []
+
+        class _Find(cst.CSTVisitor):
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                if isinstance(node.value, cst.Name) and node.value.value == name and id(node) not in inside:
+                    outside.append(node)
+        function.body.visit(_Find())
+        return not outside
+
+    def _param_key(self, name: cst.Name) -> str | None:
+        """`p:<function>:<name>` when `name` is a parameter of the enclosing function."""
+        if not self.funcs or not self.funcs[-1][0]:
+            return None
+        key = self.var_key(name)
+        q = self.funcs[-1][0]
+        return f"p:{q}:{name.value}" if key == f"v:{q}:{name.value}" and q in self.graph.sigs and \
+            name.value in self.graph.sigs[q][0] else None
+
+    def _occurrence(self, node: cst.BaseExpression, key: str, parent: cst.CSTNode | None) -> None:
+        """How this occurrence of a name uses a store (see `Solution._stores`)."""
+        how, detail = "other", ""
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            grand = self.parents.get(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in PRODUCER_METHODS:
+                how = "recv"
+        elif isinstance(parent, cst.Arg):
+            how, detail = "arg", self.site(parent, "arg")
+        elif isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            tk = self.target_key(targets[0]) if len(targets) == 1 else None
+            how, detail = ("assign", tk) if tk else ("other", "")
+        elif isinstance(parent, cst.Return) and self.funcs and self.funcs[-1][0]:
+            how, detail = "assign", f"r:{self.funcs[-1][0]}"
+        self.graph.occurrences.append(Occurrence(key, how, detail))
+
+
+class _Parents(cst.CSTVisitor):
+    def __init__(self, parents: dict[cst.CSTNode, cst.CSTNode]) -> None:
+        super().__init__()
+        self.parents, self.stack = parents, []  # type: ignore[var-annotated]
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[node] = self.stack[-1]
+        self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+
+def _manager_call(line: Any, method: str, whole: bool = False) -> cst.Call | None:
+    """The `<x>.<method>(...)` call a simple statement line is made of (`y = <x>.<method>(...)` too unless `whole`)."""
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    small = line.body[0]
+    value = small.value if isinstance(small, cst.Expr) else None
+    if not whole and isinstance(small, cst.Assign) and len(small.targets) == 1:
+        value = small.value
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == method:
+        return value
+    return None
+
+
+SAVE_ARGS = ("agent", "epoch", "metadata")
+STATE_ARGS = ("optimizer", "epoch", "agent_step")
+
+
+def manager_args(call: cst.Call | None, names: tuple[str, ...]) -> dict[str, cst.BaseExpression] | None:
+    """Arguments by parameter name (positional or keyword); None for stars or a wrong count."""
+    if call is None:
+        return None
+    found: dict[str, cst.BaseExpression] = {}
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        key = arg.keyword.value if arg.keyword else names[position] if position < len(names) else None
+        if key not in names or key in found:
+            return None
+        found[key] = arg.value
+    return found if set(found) == set(names) else None
+
+
+def _manager_pair(first: Any, second: Any) -> cst.Call | None:
+    """The save_agent call of `first` when `second` is the save_trainer_state of the same receiver and epoch."""
+    save = _manager_call(first, "save_agent")
+    state = _manager_call(second, "save_trainer_state", whole=True)
+    if save is None or state is None or code(save.func.value) != code(state.func.value):  # type: ignore[attr-defined]
+        return None
+    agent_args, state_args = manager_args(save, SAVE_ARGS), manager_args(state, STATE_ARGS)
+    if agent_args is None or state_args is None or code(agent_args["epoch"]) != code(state_args["epoch"]):
+        return None
+    return save
+
+
+def state_call(line: cst.SimpleStatementLine) -> cst.Call | None:
+    return _manager_call(line, "save_trainer_state", whole=True)
+
+
+class _Calls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.impure = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS):
+            self.impure = True
+
+
+def _calls_code(node: cst.CSTNode) -> bool:
+    """Whether an expression calls anything but a few pure builtins (dropping it would drop a side effect)."""
+    found = _Calls()
+    node.visit(found)
+    return found.impure
+
+
+def _assigned(value: cst.CSTNode) -> str:
+    return f"assigned from {code(value, 60)}"
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        return literal_str(node.slice[0].slice.value)
+    return None
