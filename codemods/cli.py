@@ -148,7 +148,14 @@ def _colour(choice: str, stream: TextIO) -> bool:
 
 def _migrate(args: argparse.Namespace, apply: bool) -> int:
     from codemods import runner
-    from codemods.diffing import as_json, error_lines, markdown_report, site_lines, summary_table, unified_diff
+    from codemods.diffing import (
+        as_json,
+        error_lines,
+        markdown_report,
+        site_lines,
+        summary_table,
+        unified_diff,
+    )
 
     paths = list(args.paths) or [Path(".")]
     for path in paths:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
+
+import tomllib
 
 # Qualified name (where a name is imported from) -> the legacy class it means.
 # `metta.sim.policy_wrapper.PolicyRecord` is that module's alias `PolicyRecord = PolicyWrapper`.

@@ -278,15 +278,19 @@ def _originals(results: dict[int, tuple[cst.CSTNode, Any]]) -> Iterable[tuple[cs
 
 
 def _pad_after(body: list[Any], inserted: Sequence[cst.CSTNode]) -> list[Any]:
-    """At least one blank line between the inserted imports and the statement after them."""
+    """Blank lines between the inserted imports and the statement after them: two before a function or a
+    class (as formatters put them), else at least one."""
     last = max((i for i, s in enumerate(body) if any(s is n for n in inserted)), default=None)
     if last is None or last + 1 >= len(body):
         return body
     nxt = body[last + 1]
     lines = list(nxt.leading_lines)
-    if lines and lines[0].comment is None:
+    wanted = 2 if isinstance(nxt, (cst.FunctionDef, cst.ClassDef)) else 1
+    have = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
+    if have >= wanted:
         return body
-    return [*body[:last + 1], nxt.with_changes(leading_lines=[cst.EmptyLine(), *lines]), *body[last + 2:]]
+    padded = [cst.EmptyLine()] * (wanted - have) + lines
+    return [*body[:last + 1], nxt.with_changes(leading_lines=padded), *body[last + 2:]]
 
 
 def _carried(carry: list[cst.EmptyLine], lines: Sequence[cst.EmptyLine], mode: str) -> list[cst.EmptyLine]:
@@ -340,6 +344,7 @@ class _Names(cst.CSTVisitor):
     def __init__(self) -> None:
         super().__init__()
         self.found: set[str] = set()
+        self.typing = 0  # inside an annotation or a cast's type, where a string is an annotation too
 
     def visit_Name(self, node: cst.Name) -> None:
         self.found.add(node.value)
@@ -348,8 +353,31 @@ class _Names(cst.CSTVisitor):
         node.value.visit(self)
         return False
 
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.typing += 1
+
+    def leave_Annotation(self, original_node: cst.Annotation) -> None:
+        self.typing -= 1
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        """`cast("X", v)`: its first argument is a type, a string there an annotation."""
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if name != "cast" or not node.args:
+            return True
+        node.func.visit(self)
+        self.typing += 1
+        node.args[0].visit(self)
+        self.typing -= 1
+        for arg in node.args[1:]:
+            arg.visit(self)
+        return False
+
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        """A string annotation refers to the names in it (`"Optional[str]"` keeps `Optional` imported)."""
+        """A string annotation refers to the names in it (`"Optional[str]"` keeps `Optional` imported);
+        any other string (an `__all__` entry, a message) refers to nothing."""
+        if not self.typing:
+            return
         text = node.evaluated_value
         if isinstance(text, str) and len(text) < 200 and text.strip():
             try:
@@ -359,8 +387,10 @@ class _Names(cst.CSTVisitor):
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
-    """The names an expression or statement refers to (attribute names excluded)."""
+    """The names an expression or statement refers to (attribute names excluded). A string replaced on
+    its own is a string annotation (the only strings rules rewrite), so the names in it count."""
     visitor = _Names()
+    visitor.typing = int(isinstance(node, cst.SimpleString))
     node.visit(visitor)
     return visitor.found
 

@@ -94,8 +94,8 @@ def migrate_source(
         where = f"rule {planner.NAME}" if planner is not None else "engine"
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
-    if new_source == source:  # nothing rewritten (a second run's manual sites are still reported)
-        return FileResult(path, source, source, sites)
+    if new_source == source:  # nothing rewritten (a second run's manual sites are still reported, at their markers)
+        return FileResult(path, source, source, _place_manual_sites(sites, source))
     error = _unsafe_output(source, analysis.tree.code, new_source, path)
     if error:
         return FileResult(path, source, source, error=error)
@@ -220,7 +220,8 @@ def collect_facts(
     try:
         analysis = Analysis(source, path, config=config, module=module_name, package=package_name,
                             index=index or {})
-        facts: dict[str, list[Any]] = {"graphs": [analysis.graph]}
+        legacy = bool(module_name) and analysis.names.is_legacy_module(module_name or "")
+        facts: dict[str, list[Any]] = {} if legacy else {"graphs": [analysis.graph]}  # (never rewritten)
         for rule in RULES if rules is None else rules:
             for section, items in rule.facts(analysis).items():
                 facts.setdefault(section, []).extend(items)
@@ -301,7 +302,8 @@ def plan_deletions(facts: Sequence[ModuleFacts], config: Config,
     """
     module_files = {f.module_name: f.path for f in facts}
     candidates = {f.path for f in facts if config.is_legacy_module(f.module_name)}
-    candidates |= set(legacy_tests) | set(extra)
+    tests = set(legacy_tests)
+    candidates |= tests | set(extra)
     importers = _importers(module_files, facts)
     kept: dict[str, set[str]] = {}
     changed = True
@@ -313,4 +315,13 @@ def plan_deletions(facts: Sequence[ModuleFacts], config: Config,
                 candidates.discard(path)
                 kept[path] = still
                 changed = True
+    # a test file that only tests legacy modules stays, as it is, while every module it tests stays
+    legacy = {f.path for f in facts if config.is_legacy_module(f.module_name)}
+    tested: dict[str, set[str]] = {}
+    for path, users in importers.items():
+        for user in users & tests if path in legacy else ():
+            tested.setdefault(user, set()).add(path)
+    for test in sorted(tests & candidates):
+        if tested.get(test) and all(module in kept for module in tested[test]):
+            candidates.discard(test)
     return candidates, kept

@@ -30,9 +30,9 @@ from codemods.engine import (
 )
 from codemods.files import (
     SourceError,
-    glob_regex,
     decode_source,
     encode_source,
+    glob_regex,
     is_package_file,
     iter_python_files,
     module_name_for,
@@ -400,6 +400,11 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     tick = progress("analysing", len(chosen)) if progress else None
     items = [(s.file, s.module, s.is_package) for s in chosen if s.error is None]
     facts = parallel_map(partial(_facts, config=config, rules=rules, base=base), items, jobs, tick, min_parallel=8)
+    legacy_tests = {s.file for s in chosen if s.legacy_only_test}
+    for f in facts:  # a test that only tests legacy code is legacy code: its values are not the tree's
+        if f.file in legacy_tests:
+            f.facts.pop("graphs", None)
+            f.words = f.fixtures = ()
     words = sorted({w for f in facts for w in (*f.words, *f.fixtures)})
     if words:  # one more look at the other files, for the words of the modules where legacy values live
         taken = {s.file for s in chosen}
@@ -417,7 +422,9 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     for s in chosen:
         if s.error:
             result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
-    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in chosen if s.error is None]
+    # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten
+    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in chosen
+            if s.error is None and not s.legacy_only_test]
     tick = progress("migrating", len(todo)) if progress else None
     migrated = parallel_map(partial(_migrate, config=config, rules=rules, index=index), todo, jobs, tick,
                             min_parallel=8)
@@ -426,6 +433,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     modules = {s.file: s for s in scanned}
     facts_of = [ModuleFacts(m.file, modules[m.file].module, m.imports, is_test_file(m.file)) for m in migrated]
     facts_of += [ModuleFacts(s.file, s.module, s.crude_imports) for s in chosen if s.error]
+    facts_of += [ModuleFacts(s.file, s.module, s.imports, True) for s in chosen if s.legacy_only_test and not s.error]
     legacy_tests = [s.file for s in chosen if s.legacy_only_test and s.error is None]
     extra = _configured_deletions(config, paths, files)
     to_delete, kept = plan_deletions(facts_of, config, legacy_tests, extra)

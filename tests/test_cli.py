@@ -13,9 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
+from test_runner import (
+    MANUAL,
+    MOCKS,
+    TEST_RULES,
+    USER,
+    USER_NEW,
+    make_project,
+    snapshot,
+)
 
 from codemods import cli, runner
-from test_runner import MANUAL, MOCKS, TEST_RULES, USER, USER_NEW, make_project, snapshot
 
 HAS_GIT = shutil.which("git") is not None
 TESTS = Path(__file__).resolve().parent
@@ -50,7 +58,7 @@ def committed_project(root: Path, extra=None) -> Path:
 # -- diff ------------------------------------------------------------------------------------------
 
 def test_diff_text_is_a_git_style_patch_with_deletions_and_a_summary(tmp_path, capsys, monkeypatch):
-    root = committed_project(tmp_path, {"app/manual.py": MANUAL})
+    root = committed_project(tmp_path)
     monkeypatch.chdir(root)
     before = snapshot(root)
     code, out, err = main(capsys, "diff")
@@ -62,17 +70,37 @@ def test_diff_text_is_a_git_style_patch_with_deletions_and_a_summary(tmp_path, c
                "--- a/tests/test_meta.py\n+++ /dev/null\n@@ -1,5 +0,0 @@\n"
                "-from metta.agent.policy_metadata import PolicyMetadata\n")
     assert deleted in out
+    assert "diff --git a/metta/agent/policy_metadata.py b/metta/agent/policy_metadata.py\ndeleted file mode" in out
+    table = out[out.index("\nfile "):]
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[3:] if line and line[0] != " "}
+    assert rows["app/use.py"] == ["1"]
+    assert rows["tests/test_meta.py"] == ["yes"]
+    assert rows["metta/agent/policy_metadata.py"] == ["yes"]
+    assert "8 files scanned, 1 changed, 2 deleted; 1 site migrated, 0 manual" in out
+    assert "\033[" not in out  # no colour when stdout is not a terminal
+    if HAS_GIT:  # the patch applies as it is, summary and all
+        (tmp_path.parent / "p.diff").write_text(out)
+        git(root, "apply", "--check", str(tmp_path.parent / "p.diff"))
+
+
+def test_diff_keeps_a_module_still_imported_and_its_tests_with_it(tmp_path, capsys, monkeypatch):
+    """A manual site still imports the legacy module: the module stays (reported), and so does the test
+    of it (a test of code that is kept is not lost; the run that deletes the module deletes it)."""
+    root = committed_project(tmp_path, {"app/manual.py": MANUAL})
+    monkeypatch.chdir(root)
+    code, out, err = main(capsys, "diff")
+    assert code == 1 and err == ""
+    assert "+    return dict(epoch=1)\n" in out
+    assert "tests/test_meta.py" not in out and "deleted file mode" not in out
     table = out[out.index("\nfile "):]
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[3:] if line and line[0] != " "}
     assert rows["app/use.py"] == ["1"]
     assert rows["app/manual.py"] == ["1"]  # one manual site (column alignment: see below)
-    assert rows["tests/test_meta.py"] == ["yes"]
-    assert "9 files scanned, 2 changed, 1 deleted; 1 site migrated, 2 manual" in out
+    assert "9 files scanned, 2 changed, 0 deleted; 1 site migrated, 2 manual" in out
     assert "manual   metta/agent/policy_metadata.py:1:1: delete_legacy_modules: legacy module kept: still " \
            "imported by app/manual.py" in out
     assert "manual   app/manual.py:6:12: meta_to_dict: PolicyMetadata(*args): decide the keys by hand" in out
-    assert "\033[" not in out  # no colour when stdout is not a terminal
-    if HAS_GIT:  # the patch applies as it is, summary and all
+    if HAS_GIT:
         (tmp_path.parent / "p.diff").write_text(out)
         git(root, "apply", "--check", str(tmp_path.parent / "p.diff"))
 
@@ -97,7 +125,7 @@ def test_diff_json(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert set(data) == {"files_changed", "files_deleted", "sites", "errors"}
     assert data["files_changed"] == ["app/manual.py", "app/use.py"]
-    assert data["files_deleted"] == ["tests/test_meta.py"]
+    assert data["files_deleted"] == []  # the module stays for app/manual.py, and so does its test
     assert data["errors"] == []
     assert {"path": "app/use.py", "line": 5, "rule": "meta_to_dict", "outcome": "migrated",
             "message": "PolicyMetadata(...) -> dict(...)"} in data["sites"]
@@ -147,8 +175,9 @@ def test_apply_json_and_report_with_manual_sites_exits_1(tmp_path, capsys, monke
     assert code == 1
     data = json.loads(out)
     assert data["files_changed"] == ["app/manual.py", "app/use.py"]
-    assert data["files_deleted"] == ["tests/test_meta.py"]
+    assert data["files_deleted"] == []
     assert (root / "metta" / "agent" / "policy_metadata.py").exists()  # still needed by app/manual.py
+    assert (root / "tests" / "test_meta.py").exists()  # and its test with it
     md = report.read_text()
     assert md.startswith("# tinyckpt-migrate report\n")
     assert "| [`app/manual.py:6`](app/manual.py#L6) | `meta_to_dict` | PolicyMetadata(*args): decide the keys by hand |" in md
@@ -156,7 +185,7 @@ def test_apply_json_and_report_with_manual_sites_exits_1(tmp_path, capsys, monke
            "legacy module kept: still imported by app/manual.py |" in md
     assert "| `app/use.py` | 1 | 0 |  |" in md
     assert "| `meta_to_dict` | 1 |" in md
-    assert "## Deleted files\n\n- `tests/test_meta.py`" in md
+    assert "## Deleted files" not in md
     assert "**2 manual sites left**" in md
     # a second apply changes nothing more (markers are not duplicated) and still reports the manual sites
     git(root, "add", "-A")

@@ -6,9 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from golden_helpers import (
+    FIXTURES,
+    assert_same_tree,
+    markers,
+    migrate,
+    migrated_copy,
+    tree,
+)
 
 from codemods import runner
-from golden_helpers import FIXTURES, assert_same_tree, markers, migrate, migrated_copy, tree
 
 GOLDEN = FIXTURES / "legacy_full_expected"
 MIN_MIGRATED = 0.85  # issue 6: at least 85% of the legacy reference sites migrate automatically

@@ -34,9 +34,16 @@ from property_helpers.legacy_modules import (
 
 from codemods import runner
 from codemods.config import Config, find_config
-from codemods.engine import FileResult, ModuleFacts, collect_facts, imported_modules, migrate_source, plan_deletions
-from codemods.rules import RULES
+from codemods.engine import (
+    FileResult,
+    ModuleFacts,
+    collect_facts,
+    imported_modules,
+    migrate_source,
+    plan_deletions,
+)
 from codemods.legacy import MARKER_PREFIX
+from codemods.rules import RULES
 
 CONFIG = Config()
 PATH = MODULE_NAME.replace(".", "/") + ".py"

@@ -128,7 +128,7 @@ def test_methods_without_counterpart_are_manual(method: str) -> None:
 
 
 # the manual site of a manager holds back the rest of its unit, and its marker says so (here: f's annotation)
-HOLDS_ITS_ANNOTATION = "; it holds back 1 other site of the same SimpleCheckpointManager (in app.main.f)"
+HOLDS_ITS_ANNOTATION = "; it holds back 1 other site of the same SimpleCheckpointManager (in app.main)"
 
 
 def _reason(method: str) -> str:
@@ -191,7 +191,7 @@ def test_pair_for_different_epochs_is_not_merged_and_the_lone_state_holds_the_ma
     body = "mgr.save_agent(a, e, {})\nmgr.save_trainer_state(opt, e - 1, step)"
     before = IMPORT + _fn(body)
     after = IMPORT + _fn("mgr.save_agent(a, e, {})\n# tinyckpt-migrate: manual: " + _reason("save_trainer_state")
-                         + "; it holds back 2 other sites of the same SimpleCheckpointManager (in app.main.f)"
+                         + "; it holds back 2 other sites of the same SimpleCheckpointManager (in app.main)"
                          + "\nmgr.save_trainer_state(opt, e - 1, step)")
     check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager")])
 
@@ -202,7 +202,7 @@ def test_a_name_that_also_holds_a_value_of_unseen_origin_is_manual() -> None:
     after = before.replace("\n\ndef f", "\n\n# tinyckpt-migrate: manual: a SimpleCheckpointManager received by f()'s "
                            "parameter other, and nothing in the project calls f(): where it comes from cannot be seen; "
                            "it stays as it is; it holds back 2 other sites of the same SimpleCheckpointManager (in "
-                           "app.main.f)\ndef f")
+                           "app.main)\ndef f")
     check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager", "cannot be seen")])
 
 

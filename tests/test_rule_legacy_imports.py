@@ -154,3 +154,18 @@ def test_relative_legacy_import() -> None:
 def test_legacy_module_files_are_left_alone() -> None:
     source = "from metta.agent.policy_record import PolicyRecord\n"
     check_rule(LegacyImports, source, source, module_name="metta.agent.policy_store")
+
+
+def test_removing_the_first_import_of_a_group_keeps_the_blank_line_between_groups() -> None:
+    """isort/ruff groups: the blank line above a removed import stays on what follows it (one, not two)."""
+    before = ("import os\nfrom pathlib import Path\n\nfrom metta.agent.policy_metadata import PolicyMetadata\n"
+              "from app.records import load\n\nx = os, Path, load\n")
+    after = "import os\nfrom pathlib import Path\n\nfrom app.records import load\n\nx = os, Path, load\n"
+    check_rule(LegacyImports, before, after, sites=[REMOVED])
+
+
+def test_a_group_that_becomes_empty_leaves_one_blank_line() -> None:
+    before = ("import os\n\nfrom metta.agent.policy_metadata import PolicyMetadata\n\nfrom app.records import load\n"
+              "\nx = os, load\n")
+    after = "import os\n\nfrom app.records import load\n\nx = os, load\n"
+    check_rule(LegacyImports, before, after, sites=[REMOVED])

@@ -34,7 +34,7 @@ def test_policy():
     assert pr.policy is not None
     pr.metadata["score"] = 1.0
 '''
-    after = before.replace('''    pr.metadata["score"] = 1.0''', '''    # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from; it holds back 1 other site of the same record (in tests.test_x.test_policy)
+    after = before.replace('''    pr.metadata["score"] = 1.0''', '''    # tinyckpt-migrate: manual: pr.metadata["score"]: only the run name and epoch are in a checkpoint path; decide where this value comes from; it holds back 1 other site of the same record (in tests.test_x)
     pr.metadata["score"] = 1.0''')
     check_rule(RULES, before, after, module_name="tests.test_x", sites=[("manual", "policy_records", "metadata")])
 

@@ -53,7 +53,7 @@ def best(store: PolicyStore, path: str):
 '''
     after = before.replace("    pr = store", "    # tinyckpt-migrate: manual: selector \"top\" by a metric has no tinyckpt "
                            "counterpart; decide how to rank checkpoints; it holds back 1 other site of the same "
-                           "record (in app.main.best)\n    pr = store")
+                           "record (in app.main)\n    pr = store")
     check_rule(RULES, before, after, sites=[("manual", "policy_store", 'selector "top" by a metric')])
 
 
@@ -72,7 +72,7 @@ from tinyckpt import latest_checkpoint
 
 def agents(store: PolicyStore):
     local = torch.load(latest_checkpoint("./train_dir/run"), weights_only=False)
-    # tinyckpt-migrate: manual: wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint; it holds back 1 other site of the same record (in app.main.agents)
+    # tinyckpt-migrate: manual: wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint; it holds back 1 other site of the same record (in app.main)
     baseline = store.policy_record("wandb://run/baseline:v3").policy
     return local, baseline
 ''', sites=[("migrated", "policy_store"), ("migrated", "policy_records"),

@@ -21,8 +21,9 @@ PIPELINE = [SimplePolicyStoreRule, SimpleStoreParameters, Annotations, LegacyImp
 
 
 def _holds(function: str, count: int = 1) -> str:
-    """What a manual site of a record says it holds back (the rest of the record's unit, here in one function)."""
-    return f"; it holds back {count} other site{'s' if count > 1 else ''} of the same record (in app.main.{function})"
+    """What a manual site of a record says it holds back: the rest of the record's unit (here all in `function`
+    of app.main; the marker names modules)."""
+    return f"; it holds back {count} other site{'s' if count > 1 else ''} of the same record (in app.main)"
 
 
 def test_record_from_a_local_store() -> None:

@@ -144,7 +144,7 @@ def test_a_record_a_nested_function_returns_stays_with_its_store() -> None:
     before = STORE + ("\n\ndef play(uri):\n    sps = SimplePolicyStore()\n\n    def load():\n"
                       "        return sps.policy_record(uri)\n    return load\n")
     after = before.replace("        return", f"        {MARKER_PREFIX}a record returned from a nested function; it stays a "
-                                           "record; it holds back 1 other site of the same record (in app.main.play)"
+                                           "record; it holds back 1 other site of the same record (in app.main)"
                                            "\n        return")
     check_rule(PIPELINE, before, after, sites=[("manual", "simple_policy_store", "nested function")])
 

@@ -93,7 +93,7 @@ def test_a_store_the_callee_still_needs_stays_everywhere() -> None:
                             'self._pr = policy_store.policy_record(uri, selector_type="rand")')
     marked = callee.replace("        self._pr = ", "        # tinyckpt-migrate: manual: selector \"rand\" has no tinyckpt "
                             "counterpart; decide which checkpoint to use; it holds back 1 other site of the same "
-                            "record (in app.sim.Sim.agent)\n        self._pr = ")
+                            "record (in app.sim)\n        self._pr = ")
     check_rule(RULES, callee, marked, module_name="app.sim", others={"app.main": CALLER},
                sites=[("manual", "policy_store", '"rand"')])
     check_rule(RULES, CALLER, CALLER, module_name="app.main", others={"app.sim": callee})

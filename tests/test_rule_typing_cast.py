@@ -87,5 +87,11 @@ def main():
 
 def test_a_record_read_outside_the_type_check_keeps_the_callers_records() -> None:
     lib = DESCRIBE.replace("    return str(policy)", "    return policy.uri")
-    result = check_rule(RULES, CALLER, CALLER, module_name="app.caller", others={"app.lib": lib}, sites=[])
-    assert result.sites == []
+    marked = CALLER.replace('    pr = store.policy_record("./train_dir/run")\n', (
+        "    # tinyckpt-migrate: manual: stays legacy with its record in app.lib: records are checkpoint path strings "
+        "now; decide there, then run again\n"
+        '    pr = store.policy_record("./train_dir/run")\n'))
+    assert marked != CALLER
+    result = check_rule(RULES, CALLER, marked, module_name="app.caller", others={"app.lib": lib},
+                        sites=[("manual", "held_back", "app.lib")])
+    assert [s.outcome for s in result.sites] == ["manual"]  # nothing here migrates: the record stays one

@@ -35,6 +35,8 @@ class K:
     MOCK = "mock"  # a test double (MagicMock, ...)
     DISPATCH = "dispatch"  # the function tells records from other values itself (isinstance)
     TSTATE = "tstate"  # the trainer-state dict a manager's load_trainer_state() returns
+    META = "meta"  # a PolicyMetadata(...) value
+    SINK = "sink"  # the value goes into code that stays legacy (a legacy module's function, a store's method)
     MEMBER = "member"  # a site that changes when its unit migrates (an annotation, an attribute read)
     ORIGIN = "origin"  # a parameter (site: its node), in case nothing in the project calls its function
 
@@ -180,4 +182,4 @@ class Graph:
     fnrefs: set[str] = field(default_factory=set)  # functions used other than by a direct call
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class qualname -> base qualnames
     tests: set[str] = field(default_factory=set)  # functions pytest calls (tests and fixtures)
-    places: dict[str, str] = field(default_factory=dict)  # site key -> the module or function it is in
+    places: dict[str, str] = field(default_factory=dict)  # site key -> the module it is in

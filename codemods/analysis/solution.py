@@ -19,7 +19,6 @@ from typing import Any
 from codemods.analysis.graph import (
     PATH_TAG,
     STORES,
-    block,
     CallOp,
     ChildOp,
     FixtureOp,
@@ -33,6 +32,8 @@ from codemods.analysis.graph import (
     StoreCallOp,
     SubscriptOp,
     UnpackOp,
+    block,
+    render,
 )
 
 CONTAINER_METHODS = frozenset({"items", "keys", "values", "get", "append", "extend", "sort", "copy", "count",
@@ -41,6 +42,7 @@ DICT_METHODS = frozenset(dir(dict))
 STORE_PRODUCERS = {K.STORE: frozenset({"policy_record", "load_from_uri", "policy_records", "policy_record_or_mock"}),
                    K.SSTORE: frozenset({"policy_record", "policy_record_or_mock"})}
 MANAGER_ATTRS = frozenset({"run_name", "checkpoint_dir", "run_dir", "base_dir"})
+WRITES = frozenset({"save_agent", "save_trainer_state"})  # manager methods that write checkpoints
 STATE_ESCAPES = ("the trainer state leaves this function; its key 'optimizer_state' is now 'optimizer' (what "
                  "save_checkpoint saves): update the code that reads it")
 UNSEEN = "received by {fn}'s parameter {param}, and {fn} is also called from where this tool cannot see"
@@ -68,9 +70,11 @@ class Solution:
         self.manual_calls: list[tuple[str, str, str]] = []  # receiver key, method, site
         self.receivers: list[tuple[str, str, str]] = []  # producer key, receiver key, call site
         self.manager_calls: dict[str, str] = {}  # call site -> receiver key (calls on managers)
+        self.writers: list[tuple[str, str]] = []  # (key, site) of calls that write agent checkpoints
+        self.readers: list[str] = []  # keys of values that read agent checkpoints
         self.unit_links: list[tuple[str, str]] = []  # keys that migrate together beyond containment
         self.state_loads: list[tuple[str, str]] = []  # trainer-state dict key, the load_trainer_state() call site
-        self.places: dict[str, str] = {}  # site key -> the module or function it is in
+        self.places: dict[str, str] = {}  # site key -> the module it is in
         graphs = list(graphs)
         ops: list[Op] = []
         for g in graphs:
@@ -167,6 +171,8 @@ class Solution:
             return self._producer(op, final)
         elif isinstance(op, StoreCallOp):
             self.manual_calls.append((op.receiver, op.method, op.site))
+            if op.method == "save":
+                self.writers.append((op.receiver, op.site))
         elif isinstance(op, FixtureOp):
             fixture = self._fixture(op.name, op.module)
             if fixture:
@@ -208,6 +214,7 @@ class Solution:
             return True
         record = self.child(op.key, "[]") if op.method == "policy_records" else op.key
         self.add(record, K.REC, f"store.{op.method}(...)")
+        self.readers.append(op.key)
         problem = op.full_problem if kind == K.STORE else op.half_problem
         if kind == K.SSTORE:
             self.add(record, "half", "")
@@ -225,6 +232,7 @@ class Solution:
             return False
         if self.has(op.receiver, K.MGR):
             self.manager_calls[op.site] = op.receiver
+            (self.writers.append((op.receiver, op.site)) if op.attr in WRITES else self.readers.append(op.receiver))
             if op.manager_problem:
                 self.add(op.receiver, block("checkpoint_manager"), op.manager_problem, op.site)
             if op.attr == "load_trainer_state":
@@ -233,7 +241,12 @@ class Solution:
                 self.state_loads.append((op.result, op.site))
             for arg in op.args:
                 self.add(arg.key, K.ESC, f"passed to .{op.attr}() of a SimpleCheckpointManager", arg.site)
+                if arg.key:
+                    self.unit_links.append((op.receiver, arg.key))  # it goes (or stays) with the manager
             return True
+        if self.is_store(op.receiver):
+            for arg in op.args:
+                self.add(arg.key, K.SINK, f"passed to {op.attr}() of a legacy store, which stays", arg.site)
         self.unresolved.add(op.attr)
         self.add(op.receiver, K.ATTR, op.attr, op.site)
         for arg in op.args:
@@ -393,9 +406,10 @@ class Solution:
         self.record_roots = {root for root in roots if self._below(root, K.REC, 0)}
         self.manager_roots = {root for root in roots if self._below(root, K.MGR, 0)}
         self.state_roots = {root for root in roots if self.has(root, K.TSTATE)}
+        self.meta_roots = {root for root in roots if self.has(root, K.META)}
         # legacy: a record that is not yet a tinyckpt path, a record attribute still read, a manager
         self.legacy_units = {self._unit_find(r) for r in roots if any(
-            (k == K.REC and not reason.startswith(PATH_TAG)) or (k == K.USE and self.has(r, K.REC)) or k == K.MGR
+            (k == K.REC and not reason.startswith(PATH_TAG)) or (k == K.USE and self.has(r, K.REC)) or k in (K.MGR, K.META)
             for k, reason, _ in self.facts.get(r, set()))}
         self.half_units = {self._unit_find(r) for r in roots if "half" in self.kinds(r)}
         self.unit_roots: dict[str, list[str]] = {}
@@ -413,6 +427,7 @@ class Solution:
             if any(k in (K.UNK, K.ESC) or (k == K.ATTR and r not in DICT_METHODS) for k, r, _ in self.facts.get(root, ())):
                 self.blockers.setdefault(self._unit_find(root), []).append(
                     (block("checkpoint_manager"), STATE_ESCAPES, site, ""))
+        self._disk()
         for producer, receiver, site in self.receivers:
             if not self.genuine_store(receiver):
                 why = sorted(r for k, r, _ in self.facts.get(self.find(receiver), ()) if k in (K.UNK, K.ESC))
@@ -424,11 +439,35 @@ class Solution:
                      + (f" ({why[0]})" if why else "") + "; decide which checkpoint this loads", site, ""))
         self._stores()
 
+    def _disk(self) -> None:
+        """Checkpoints on disk tie their writers to their readers: while anything writes agent checkpoints
+        the legacy way (a manager or store that stays), nothing that reads them may expect the tinyckpt
+        layout (as a TrainerCheckpoint.load waits for every TrainerCheckpoint save)."""
+        self.held_by_disk: dict[str, set[str]] = {}  # writer unit -> the reader units it holds back
+        staying = {}
+        for key, site in self.writers:
+            unit = self.unit(key)
+            if self.is_store(key) or (self.has(key, K.MGR) and self.blockers.get(unit)):  # (a store's save is manual)
+                staying.setdefault(unit, site)
+        if not staying:
+            return
+        places = sorted({self.places.get(site, "?") for site in staying.values()})
+        reason = f"it reads agent checkpoints that code staying legacy still writes (in {', '.join(places[:3])})"
+        readers = {self.unit(key) for key in self.readers if key} - set(staying)
+        for unit in readers:
+            if unit in self.legacy_units and not self.blockers.get(unit):
+                self.blockers.setdefault(unit, []).append((block("disk"), reason, "", ""))
+                for writer in staying:
+                    self.held_by_disk.setdefault(writer, set()).add(unit)
+
     def _blocker(self, root: str, kind: str, reason: str) -> tuple[str, str, str] | None:
         """Why this fact keeps its unit legacy (kind, reason, family), or None."""
         if kind.startswith(K.BLOCK + ":"):
             return kind, reason, ""
-        record, manager, state = root in self.record_roots, root in self.manager_roots, root in self.state_roots
+        record, manager = root in self.record_roots, root in self.manager_roots
+        if kind == K.SINK and (record or manager or root in self.meta_roots):
+            return kind, reason, "meta" if root in self.meta_roots and not (record or manager) else \
+                "record" if record else "manager"
         family = "record" if record else "manager"
         if kind in (K.UNK, K.ESC, K.RBLOCK) and (record or manager):
             return kind, reason, family
@@ -485,26 +524,57 @@ class Solution:
 
     def members(self, unit: str) -> set[str]:
         """The sites of a unit that change when it migrates (and that a manual site of it holds back)."""
-        kinds = {K.REC, K.MGR, K.STORE, K.SSTORE, K.USE, K.MEMBER, K.TSTATE}
+        kinds = {K.REC, K.MGR, K.STORE, K.SSTORE, K.USE, K.MEMBER, K.TSTATE, K.META}
         found = {site for root in self.unit_roots.get(unit, ()) for kind, _, site in self.facts.get(root, ())
                  if site and (kind in kinds or kind.startswith(K.BLOCK))}
         found |= {site for site, receiver in self.manager_calls.items() if self.unit(receiver) == unit}
         found |= {site for producer, _, site in self.receivers if self.unit(producer) == unit}
         return found
 
-    def holding_back(self, unit: str, site: str, limit: int = 4) -> str:
-        """`; it holds back N other sites of this unit: <where they are>` for a manual site of a unit
-        (nothing when the unit has no other site). Places, not lines: the text stays the same on a
-        second run, whatever else moved in those files."""
-        others = self.members(unit) - {site}
-        if not others:
+    def holding_back(self, unit: str, site: str, limit: int = 12) -> str:
+        """`; it holds back N other sites of the same <value> ... (in <where they are>)` for a manual site of a
+        unit (nothing when it holds back nothing). Places, not lines: the text stays the same on a second
+        run, whatever else moved in those files."""
+        own = self.members(unit) - {site}
+        readers = set().union(*(self.members(r) for r in getattr(self, "held_by_disk", {}).get(unit, ()))) - own - {site}
+        if not own and not readers:
             return ""
-        roots = self.unit_roots.get(unit, ())
-        noun = "SimpleCheckpointManager" if any(r in self.manager_roots for r in roots) else \
-            "record" if any(r in self.record_roots for r in roots) else "value"
-        places = sorted({self.places.get(s, "?") for s in others})
+        noun = self._noun(unit)
+        parts = [f"{len(own)} other site{'s' if len(own) != 1 else ''} of the same {noun}"] if own else []
+        if readers:
+            parts.append(f"{len(readers)} site{'s' if len(readers) != 1 else ''} that read the checkpoints it writes")
+        places = sorted({self.places.get(s, "?") for s in own | readers})
         shown = ", ".join(places[:limit]) + (f", +{len(places) - limit} more" if len(places) > limit else "")
-        return f"; it holds back {len(others)} other site{'s' if len(others) != 1 else ''} of the same {noun} (in {shown})"
+        return f"; it holds back {' and '.join(parts)} (in {shown})"
+
+    def _noun(self, unit: str) -> str:
+        roots = self.unit_roots.get(unit, ())
+        return "SimpleCheckpointManager" if any(r in self.manager_roots for r in roots) else \
+            "record" if any(r in self.record_roots for r in roots) else \
+            "PolicyMetadata" if any(r in self.meta_roots for r in roots) else "value"
+
+    def held_elsewhere(self, module: str) -> list[tuple[list[str], str]]:
+        """(sites, reason) for each legacy unit held back by manual sites in OTHER modules only: its sites
+        in `module`, and why it stays legacy (the manual site that decides it, by place, not line)."""
+        writers: dict[str, list[str]] = {}
+        for writer, readers in self.held_by_disk.items():
+            for reader in readers:
+                writers.setdefault(reader, []).append(writer)
+        out = []
+        for unit in sorted(self.legacy_units):
+            own = [b for b in self.blockers.get(unit, []) if b[2]]
+            found = own or [b for w in sorted(writers.get(unit, ())) for b in self.blockers.get(w, []) if b[2]]
+            if not found or module in {self.places.get(b[2]) for b in found}:
+                continue
+            mine = [s for s in self.members(unit) if self.places.get(s) == module]
+            if not mine:
+                continue
+            where = ", ".join(sorted({self.places.get(b[2], "?") for b in found})[:3])
+            head = render(found[0][1], unit in self.half_units).split(";")[0]
+            out.append((sorted(mine), f"stays legacy with its {self._noun(unit)} in {where}: {head}; decide there, then run "
+                              "again" if own else f"stays legacy: it reads checkpoints that legacy code in {where} "
+                                                  f"writes, where {head}; decide there, then run again"))
+        return out
 
     # stores ---------------------------------------------------------------------------------------------------
     def is_store(self, key: str) -> bool:

@@ -17,7 +17,6 @@ from libcst.metadata.scope_provider import ClassScope, FunctionScope, GlobalScop
 
 from codemods.analysis.graph import (
     PATH_TAG,
-    block,
     ArgSpec,
     CallOp,
     ChildOp,
@@ -33,6 +32,7 @@ from codemods.analysis.graph import (
     StoreCallOp,
     SubscriptOp,
     UnpackOp,
+    block,
 )
 from codemods.analysis.shapes import (
     HALF_RECORD_CALLS,
@@ -169,7 +169,7 @@ class Builder(cst.CSTVisitor):
             self._count += 1
             name = self._sites[ident] = f"s:{self.module}:{self._count}:{tag or type(node).__name__}"
             self.nodes[name] = node
-            self.graph.places[name] = next((q for q, _, _ in reversed(self.funcs) if q), self.module)
+            self.graph.places[name] = self.module
         return name
 
     def union(self, a: str | None, b: str | None) -> None:
@@ -323,6 +323,9 @@ class Builder(cst.CSTVisitor):
                 self._bind_key(tk, key, value)
             elif key:
                 self.fact(key, K.ESC, f"stored on {code(target, 60)}", value)
+                owner = self.classify(target.value)
+                if owner and owner != "NONE":  # (`pr.metadata = meta`: the value goes where the object goes)
+                    self.union(self.child(owner, f".{target.attr.value}"), key)
         elif isinstance(target, cst.Subscript):
             container = self.classify(target.value)
             element = target.slice[0].slice if len(target.slice) == 1 else None
@@ -467,6 +470,13 @@ class Builder(cst.CSTVisitor):
                 self.fact(s, block("checkpoint_manager"), new, call)
             self.constructions.append((s, call, new))
             return s
+        if legacy == "PolicyMetadata" or (owner == "PolicyMetadata" and attr == "from_dict"):
+            self.handled_calls.add(id(call))
+            s = self.site(call, "meta")
+            self.fact(s, K.META, "PolicyMetadata(...)", call)
+            for arg in call.args:
+                self.classify(arg.value)
+            return s
         if owner == "MockPolicyRecord" and attr == "from_key_and_version":
             self.handled_calls.add(id(call))
             s = self.site(call, "mock")
@@ -480,6 +490,10 @@ class Builder(cst.CSTVisitor):
             s = self.site(call, "built")
             cls = owner or legacy
             self.fact(s, K.REC, "built by hand")
+            for i, arg in enumerate(call.args):  # what the legacy record is built from stays with it
+                value = self.classify(arg.value)
+                if value:
+                    self.union(self.child(s, f".arg{i}"), value)
             if cls in HALF_CLASSES:
                 self.fact(s, "half")
                 self.fact(s, block("simple_policy_store"), WRAPPER_BUILT, call)
@@ -536,9 +550,18 @@ class Builder(cst.CSTVisitor):
         if q and not q.startswith("builtins."):
             self.handled_calls.add(id(call))
             s = self.site(call, "call")
-            self.graph.ops.append(CallOp(q, self.args(call.args), s, False, s))
+            args = self.args(call.args)
+            self._sinks(q, args)
+            self.graph.ops.append(CallOp(q, args, s, False, s))
             return s
         return None
+
+    def _sinks(self, callee: str, args: tuple[ArgSpec, ...]) -> None:
+        """A function of a legacy module keeps what it is given legacy (it stays, or goes with its module)."""
+        if self.a.names.is_legacy_module(callee.rpartition(".")[0]):
+            for arg in args:
+                self.fact(arg.key or None, K.SINK, f"passed to {callee.rpartition('.')[2]}(), which stays legacy",
+                          self.nodes.get(arg.site))
 
     def _method_call(self, call: cst.Call, func: cst.Attribute) -> str | None:
         attr = func.attr.value
@@ -567,7 +590,9 @@ class Builder(cst.CSTVisitor):
             if q and not q.startswith("builtins."):  # Class.static_method(...), module.function(...)
                 self.handled_calls.add(id(call))
                 s = self.site(call, "call")
-                self.graph.ops.append(CallOp(q, self.args(call.args), s, False, s))
+                args = self.args(call.args)
+                self._sinks(q, args)
+                self.graph.ops.append(CallOp(q, args, s, False, s))
                 return s
             return None
         if attr == "result" and not call.args:
@@ -837,15 +862,13 @@ class Builder(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute):
-            owner = func.value
-            if func.attr.value == "save" and isinstance(owner, cst.Call) and self.legacy(owner.func) == "TrainerCheckpoint":
-                self.trainer_saves.append(node)
-            elif func.attr.value == "load" and self.legacy(owner) == "TrainerCheckpoint":
-                self.trainer_loads.append(node)
-            elif func.attr.value == "from_dict" and self.legacy(owner) == "PolicyMetadata":
-                self.metadata_calls.append(node)
-        elif self.legacy(func) == "PolicyMetadata":
+        owner = func.value if isinstance(func, cst.Attribute) else None
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        if method == "save" and isinstance(owner, cst.Call) and self.legacy(owner.func) == "TrainerCheckpoint":
+            self.trainer_saves.append(node)
+        elif method == "load" and self.legacy(owner) == "TrainerCheckpoint":
+            self.trainer_loads.append(node)
+        elif method == "from_dict" and self.legacy(owner) == "PolicyMetadata" or self.legacy(func) == "PolicyMetadata":
             self.metadata_calls.append(node)
         if isinstance(func, (cst.Name, cst.Attribute)):
             for q in self.a.qualified(func) & WATCHED:

@@ -8,6 +8,7 @@ from codemods.rules._rule import Rule
 from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.commented_imports import CommentedImports
+from codemods.rules.held_back import HeldBack
 from codemods.rules.legacy_imports import LegacyImports
 from codemods.rules.mock_policy_record import MockPolicyRecordRule
 from codemods.rules.policy_cache import PolicyCache
@@ -35,6 +36,7 @@ RULES: list[type[Rule]] = [
     PolicySelectorConfig,
     PolicyCache,
     Annotations,
+    HeldBack,
     LegacyImports,
     CommentedImports,
 ]

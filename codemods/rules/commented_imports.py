@@ -54,16 +54,29 @@ class CommentedImports(Rule):
         return a.names.is_legacy_module(resolve_relative(module, a.package))
 
     def _drop(self, a: Analysis, lines: Sequence[cst.EmptyLine]) -> Sequence[cst.EmptyLine]:
-        """The lines without the commented-out legacy imports (and without a blank line the drop would double)."""
+        """The lines without the commented-out legacy imports; the blank lines that met around them are as
+        many as the longer of the two runs was (two blank lines, a dropped comment, two: two blank lines)."""
         kept: list[cst.EmptyLine] = []
-        doubled = False  # a blank line sat right before the dropped lines
+        before: int | None = None  # the blank lines right before the dropped lines, while in the run after them
+        after = 0
         for line in lines:
             if line.comment and self._is_legacy(a, line.comment.value.strip()):
-                doubled = doubled or bool(kept) and kept[-1].comment is None
+                if before is None:
+                    before = sum(1 for _ in _trailing_blanks(kept))
+                after = 0
                 continue
-            if doubled and line.comment is None:
-                doubled = False
-                continue  # keep one of the two blank lines around the dropped lines
-            doubled = False
+            if before is not None and line.comment is None:
+                after += 1
+                if after > before:
+                    kept.append(line)
+                continue
+            before = None
             kept.append(line)
         return kept
+
+
+def _trailing_blanks(lines: Sequence[cst.EmptyLine]) -> Iterable[cst.EmptyLine]:
+    for line in reversed(lines):
+        if line.comment:
+            return
+        yield line

@@ -8,7 +8,7 @@ from typing import Any
 import libcst as cst
 
 from codemods.analysis import Analysis
-from codemods.analysis.graph import K, CallOp, MethodCallOp
+from codemods.analysis.graph import CallOp, K, MethodCallOp
 from codemods.analysis.solution import Solution
 from codemods.analysis.values import MOCKS
 from codemods.edits import Edit
