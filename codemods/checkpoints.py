@@ -233,6 +233,13 @@ def interpret_agent_file(obj: Any) -> _Agent:
     return _Agent(obj, "agent", None, [])
 
 
+def _same_epoch(value: Any, epoch: int) -> bool:
+    """A metadata epoch (int, integral float, or the digits of a sidecar) equals `epoch`."""
+    if isinstance(value, str):
+        return re.fullmatch(r"-?[0-9]+", value.strip()) is not None and int(value) == epoch
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == epoch
+
+
 def read_sidecar(path: Path) -> dict[str, str]:
     """The flat `key: value` lines of a half-migrated sidecar (values as written)."""
     try:
@@ -528,7 +535,7 @@ def convert_run(run_dir: Path, config: Config, options: _Options, report: Report
                 values = read_sidecar(sidecar)
                 found.metadata_keys += sorted(k for k in values if k not in ("epoch", "run_name"))
                 meta_epoch = values.get("epoch", meta_epoch)
-            if meta_epoch is not None and str(meta_epoch) != str(epoch):
+            if meta_epoch is not None and not _same_epoch(meta_epoch, epoch):
                 raise ReadError(f"not converted: its metadata says epoch {meta_epoch}, its name epoch {epoch} "
                                 f"(rename the file to the right epoch, then run again)")
         except ReadError as exc:

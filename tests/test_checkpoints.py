@@ -342,6 +342,34 @@ def test_records_under_configured_module_paths_convert_without_their_modules(tmp
     assert report["conversions"][1]["dropped_metadata"] == ["agent_step", "score"]
 
 
+def test_a_pickled_wrapper_converts_with_its_metadata_checked(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pyproject.toml").write_text('[tool.tinyckpt-migrate]\nlegacy-names = { "acme_wrapper.Wrapper" = "PolicyWrapper" }\n')
+    run_dir = half_run(tmp_path, epochs=(), trainer_epoch=4)
+
+    class Wrapper:
+        pass
+
+    class PolicyWrapperMetadata:  # the wrapper's metadata class, beside it in its module
+        pass
+
+    with importable_classes(acme_wrapper=Wrapper):
+        sys.modules["acme_wrapper"].PolicyWrapperMetadata = PolicyWrapperMetadata
+        PolicyWrapperMetadata.__module__, PolicyWrapperMetadata.__qualname__ = "acme_wrapper", "PolicyWrapperMetadata"
+        for epoch, meta_epoch in ((4, 4), (2, 3)):
+            wrapper, wrapper.metadata = Wrapper(), PolicyWrapperMetadata()
+            wrapper.policy, wrapper.uri, wrapper.run_name = agent(epoch), None, RUN
+            wrapper.metadata.epoch, wrapper.metadata.score, wrapper.metadata.agent_step = meta_epoch, 0.5, None
+            torch.save(wrapper, run_dir / "checkpoints" / f"model_{epoch:04d}.pt")
+    monkeypatch.chdir(tmp_path)
+    code, out = run(capsys, "--write", "--format", "json")
+    report = json.loads(out)
+    assert code == 2 and "acme_wrapper" not in sys.modules
+    assert [(c["epoch"], c["source_kind"], c["dropped_metadata"]) for c in report["conversions"]] == [(4, "wrapper", ["score"])]
+    assert [(e["path"], e["message"][:45]) for e in report["errors"]] == [
+        ("train_dir/my_run/checkpoints/model_0002.pt", "not converted: its metadata says epoch 3, its")]
+    assert checkpoints.same(TinyCheckpointManager(RUN).load_latest_agent(), agent(4))
+
+
 def test_a_truncated_legacy_file_is_reported_and_the_rest_converted(tmp_path, monkeypatch, capsys):
     run_dir = half_run(tmp_path, epochs=(2, 4, 6), trainer_epoch=6)
     truncated = run_dir / "checkpoints" / "model_0004.pt"
