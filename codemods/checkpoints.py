@@ -31,6 +31,7 @@ Importing this module imports neither LibCST nor torch (`apply`/`diff` call `pen
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pickle
@@ -56,7 +57,6 @@ from codemods.legacy import (
 
 DEFAULT_DATA_DIR = "train_dir"
 _AGENT_FILE = re.compile(LEGACY_AGENT_FILE)
-_NEW_FILE = re.compile(r"(agent|trainer)_epoch_(0|-?[1-9][0-9]*)\.pt")  # what tinyckpt writes
 
 EXIT_CODES = """\
 exit codes:
@@ -465,139 +465,161 @@ def _importable(*roots: Path) -> Iterator[None]:
                 sys.path.remove(entry)
 
 
-def convert_run(run_dir: Path, config: Config, options: _Options, report: Report) -> None:
-    """Plan (and with `options.write`, do) the conversion of one legacy run directory."""
-    import torch
+class _RunConversion:
+    """Plan (and with `options.write`, do) the conversion of one legacy run directory into `report`."""
 
-    from tinyckpt import TinyCheckpointManager
+    def __init__(self, run_dir: Path, config: Config, options: _Options, report: Report) -> None:
+        self.run_dir, self.options, self.report = run_dir, options, report
+        self.run = _shown(run_dir)
+        self.pickle_module = legacy_pickle_module(config)
+        self.dropped: set[str] = set()
 
-    run = _shown(run_dir)
-    report.runs.append(run)
+    def error(self, path: Path | str, message: str) -> None:
+        self.report.errors.append(Problem(self.run, path if isinstance(path, str) else _shown(path), message))
 
-    def error(path: Path | str, message: str) -> None:
-        report.errors.append(Problem(run, path if isinstance(path, str) else _shown(path), message))
+    def note(self, message: str) -> None:
+        self.report.notes.append(Problem(self.run, self.run, message))
 
-    def note(message: str) -> None:
-        report.notes.append(Problem(run, run, message))
+    def load(self, path: Path) -> Any:
+        import torch
 
-    try:
-        manager = TinyCheckpointManager(run_dir.name, base_dir=run_dir.parent)
-    except ValueError as exc:
-        return error(run_dir, f"not converted: {exc}")
-    pickle_module = legacy_pickle_module(config)
-    checkpoints = run_dir / "checkpoints"
-    agents = legacy_agent_files(run_dir)
-    by_epoch: dict[int, list[str]] = {}
-    for name, epoch in agents.items():
-        by_epoch.setdefault(epoch, []).append(name)
-    for epoch, names in by_epoch.items():
-        if len(names) > 1:
-            error(checkpoints / names[0], f"not converted: {len(names)} legacy files for epoch {epoch} ({', '.join(names)})")
+        return torch.load(path, map_location=self.options.map_location, weights_only=False)
 
-    # The trainer state decides which epoch gets it: when it cannot be read, nothing of the run is converted.
-    states: dict[int, tuple[Path, dict]] = {}
-    unreadable = False
-    for path in legacy_trainer_files(run_dir):
+    def __call__(self) -> None:
+        from tinyckpt import TinyCheckpointManager
+
+        self.report.runs.append(self.run)
         try:
-            epoch, state = convert_trainer_state(read_legacy(path, pickle_module, options.map_location))
-        except ReadError as exc:
-            error(path, str(exc))
-            unreadable = True
-            continue
-        if epoch in states:
-            error(path, f"not converted: a second trainer state for epoch {epoch} (the other is {_shown(states[epoch][0])})")
-            unreadable = True
-            continue
-        states[epoch] = (path, state)
-        if epoch not in by_epoch:
-            error(path, f"not converted: its epoch {epoch} has no agent file (model_{epoch:04d}.pt) to go with")
-    if unreadable:
-        return error(run_dir, "nothing of this run converted: its trainer state decides which epoch it belongs to")
-    if not agents:
-        return
-    if states and max(by_epoch) not in states:
-        note(f"the latest epoch {max(by_epoch)} has no trainer state (it is of epoch {max(states)}): "
-             "the migrated trainer will not resume from it")
+            self.manager = TinyCheckpointManager(self.run_dir.name, base_dir=self.run_dir.parent)
+        except ValueError as exc:
+            return self.error(self.run_dir, f"not converted: {exc}")
+        by_epoch: dict[int, list[str]] = {}
+        for name, epoch in legacy_agent_files(self.run_dir).items():
+            by_epoch.setdefault(epoch, []).append(name)
+        for epoch, names in by_epoch.items():
+            if len(names) > 1:
+                self.error(self.run_dir / "checkpoints" / names[0],
+                           f"not converted: {len(names)} legacy files for epoch {epoch} ({', '.join(names)})")
+        states = self.trainer_states(by_epoch)
+        if states is None:  # it decides which epoch gets it: without it, nothing of the run is converted
+            return self.error(self.run_dir, "nothing of this run converted: its trainer state cannot be read, and it "
+                                            "decides which epoch it belongs to")
+        if by_epoch and states and max(by_epoch) not in states:
+            self.note(f"the latest epoch {max(by_epoch)} has no trainer state (it is of epoch {max(states)}): "
+                      "the migrated trainer will not resume from it")
+        blocked = [epoch for epoch, names in sorted(by_epoch.items()) if len(names) == 1
+                   and self.convert_epoch(self.run_dir / "checkpoints" / names[0], epoch, states) == "blocked"]
+        if blocked:
+            files = ", ".join(f"model_{e:04d}.pt" for e in blocked)
+            self.error(self.run_dir, f"not converted ({files}): the run has no trainer state ({LEGACY_TRAINER_FILE} in it "
+                                     "or in checkpoints/), so the migrated trainer would start again at epoch 0 over the "
+                                     "converted agents; pass --without-trainer-state to convert the agents alone")
+        if self.dropped:
+            self.note("metadata not carried over (tinyckpt keeps none; the legacy files keep it): "
+                      + ", ".join(sorted(self.dropped)))
 
-    blocked: list[int] = []
-    dropped: set[str] = set()
-    for epoch, names in sorted(by_epoch.items()):
-        if len(names) > 1:
-            continue
-        source = checkpoints / names[0]
-        target, trainer_target = (manager.checkpoint_dir / f"{kind}_epoch_{epoch:d}.pt" for kind in ("agent", "trainer"))
+    def trainer_states(self, by_epoch: dict[int, list[str]]) -> dict[int, tuple[Path, dict]] | None:
+        """Epoch -> (legacy file, converted trainer state); None when one cannot be read."""
+        states: dict[int, tuple[Path, dict]] = {}
+        readable = True
+        for path in legacy_trainer_files(self.run_dir):
+            try:
+                epoch, state = convert_trainer_state(read_legacy(path, self.pickle_module, self.options.map_location))
+            except ReadError as exc:
+                self.error(path, str(exc))
+                readable = False
+                continue
+            if epoch in states:
+                self.error(path, f"not converted: a second trainer state for epoch {epoch} "
+                                 f"(the other is {_shown(states[epoch][0])})")
+                readable = False
+                continue
+            states[epoch] = (path, state)
+            if epoch not in by_epoch:
+                self.error(path, f"not converted: its epoch {epoch} has no agent file (model_{epoch:04d}.pt) to go with")
+        return states if readable else None
+
+    def read_agent(self, source: Path, epoch: int) -> _Agent:
+        """The agent of a legacy agent file, its epoch checked against its metadata (ReadError)."""
+        found = interpret_agent_file(read_legacy(source, self.pickle_module, self.options.map_location))
+        meta_epoch = found.metadata_epoch
+        sidecar = source.with_suffix(LEGACY_SIDECAR_SUFFIX)
+        if sidecar.is_file():
+            values = read_sidecar(sidecar)
+            found.metadata_keys += sorted(k for k in values if k not in ("epoch", "run_name"))
+            meta_epoch = values.get("epoch", meta_epoch)
+        if meta_epoch is not None and not _same_epoch(meta_epoch, epoch):
+            raise ReadError(f"not converted: its metadata says epoch {meta_epoch}, its name epoch {epoch} "
+                            "(rename the file to the right epoch, then run again)")
+        return found
+
+    def convert_epoch(self, source: Path, epoch: int, states: dict[int, tuple[Path, dict]]) -> str:
+        """Convert one legacy agent file (and the trainer state of its epoch, if any); returns the
+        conversion's status, "error", or "blocked" (the run has no trainer state)."""
+        target = self.manager.checkpoint_dir / f"agent_epoch_{epoch:d}.pt"
+        trainer_target = self.manager.checkpoint_dir / f"trainer_epoch_{epoch:d}.pt"
         trainer_source, state = states.get(epoch, (None, None))
         try:
-            found = interpret_agent_file(read_legacy(source, pickle_module, options.map_location))
-            sidecar = source.with_suffix(LEGACY_SIDECAR_SUFFIX)
-            meta_epoch = found.metadata_epoch
-            if sidecar.is_file():
-                values = read_sidecar(sidecar)
-                found.metadata_keys += sorted(k for k in values if k not in ("epoch", "run_name"))
-                meta_epoch = values.get("epoch", meta_epoch)
-            if meta_epoch is not None and not _same_epoch(meta_epoch, epoch):
-                raise ReadError(f"not converted: its metadata says epoch {meta_epoch}, its name epoch {epoch} "
-                                f"(rename the file to the right epoch, then run again)")
+            found = self.read_agent(source, epoch)
         except ReadError as exc:
-            error(source, str(exc) + (f"; {_shown(trainer_source)} (of this epoch) not converted either" if trainer_source else ""))
-            continue
-        conversion = Conversion(run, _shown(source), _shown(target), epoch, found.kind,
+            self.error(source, str(exc) + (f"; {_shown(trainer_source)} (of this epoch) not converted either"
+                                           if trainer_source else ""))
+            return "error"
+        self.dropped.update(found.metadata_keys)
+        conversion = Conversion(self.run, _shown(source), _shown(target), epoch, found.kind,
                                 trainer_source and _shown(trainer_source), _shown(trainer_target), "proposed",
                                 found.metadata_keys)
-        dropped.update(found.metadata_keys)
-        if target.exists():
+        keep = "not converted, nothing overwritten (move it away to convert)"
+        if target.exists():  # never overwritten: the same agent and trainer state is "unchanged", else refused
             try:
-                existing = torch.load(target, map_location=options.map_location, weights_only=False)
-                held = (torch.load(trainer_target, map_location=options.map_location, weights_only=False)
-                        if state is not None and trainer_target.is_file() else None)
+                if not same(self.load(target), found.agent):
+                    self.error(target, f"exists and holds another agent than {source.name}: {keep}")
+                    return "error"
+                if state is not None and not trainer_target.is_file():
+                    self.error(target, f"exists without {trainer_target.name}, which would hold "
+                                       f"{_shown(trainer_source)}: {keep}")
+                    return "error"
+                if state is not None and not same(self.load(trainer_target), state):
+                    self.error(trainer_target, f"exists and holds another trainer state than {_shown(trainer_source)}: {keep}")
+                    return "error"
             except Exception as exc:
-                error(target, f"exists and cannot be read ({type(exc).__name__}: {exc}): {source.name} not converted, "
-                              "nothing overwritten")
-                continue
-            if not same(existing, found.agent):
-                error(target, f"exists and holds another agent than {source.name}: not converted, nothing overwritten "
-                              "(move it away to convert)")
-            elif state is not None and not same(held, state):
-                error(trainer_target, f"exists and holds another trainer state than {_shown(trainer_source)}: "
-                                      "not converted, nothing overwritten (move it away to convert)")
-            else:
-                conversion.status = "unchanged"
-                report.conversions.append(conversion)
-            continue
-        if trainer_target.exists():
-            error(trainer_target, f"exists without {target.name} (an interrupted save?): {source.name} not converted, "
-                                  "nothing overwritten (move it away to convert)")
-            continue
-        if not states and not options.without_trainer_state:
-            blocked.append(epoch)
-            continue
-        if options.write:
-            try:
-                manager.save_checkpoint(found.agent, epoch, state)
-            except Exception as exc:
-                if not target.exists():
-                    trainer_target.unlink(missing_ok=True)  # ours: it did not exist before
-                error(source, f"not converted: saving {target.name} failed: {type(exc).__name__}: {exc}")
-                continue
-            try:
-                ok = same(torch.load(target, map_location=options.map_location, weights_only=False), found.agent) and \
-                    same(torch.load(trainer_target, map_location=options.map_location, weights_only=False), state)
-            except Exception as exc:
-                ok, exc_text = False, f" ({type(exc).__name__}: {exc})"
-            else:
-                exc_text = ""
-            if not ok:
-                error(target, f"written, but loading it back does not give what {source.name} holds{exc_text}")
-                continue
+                self.error(target, f"exists and cannot be read ({type(exc).__name__}: {exc}): {keep}")
+                return "error"
+            conversion.status = "unchanged"
+        elif trainer_target.exists():
+            self.error(trainer_target, f"exists without {target.name} (an interrupted save?): {source.name} {keep}")
+            return "error"
+        elif not states and not self.options.without_trainer_state:
+            return "blocked"
+        elif self.options.write:
+            if not self.write(found.agent, epoch, state, source, target, trainer_target):
+                return "error"
             conversion.status = "converted"
-        report.conversions.append(conversion)
-    if blocked:
-        files = ", ".join(f"model_{e:04d}.pt" for e in blocked)
-        error(run_dir, f"not converted ({files}): the run has no trainer state ({LEGACY_TRAINER_FILE} in it or in "
-                       "checkpoints/), so the migrated trainer would start again at epoch 0 over the converted agents; "
-                       "pass --without-trainer-state to convert the agents alone")
-    if dropped:
-        note(f"metadata not carried over (tinyckpt keeps none; the legacy files keep it): {', '.join(sorted(dropped))}")
+        self.report.conversions.append(conversion)
+        return conversion.status
+
+    def write(self, agent: Any, epoch: int, state: dict | None, source: Path, target: Path, trainer_target: Path) -> bool:
+        """tinyckpt's atomic save, then both files loaded back and compared; False (reported) on failure."""
+        try:
+            self.manager.save_checkpoint(agent, epoch, state)
+        except Exception as exc:
+            if not target.exists():
+                trainer_target.unlink(missing_ok=True)  # ours: it did not exist before
+            self.error(source, f"not converted: saving {target.name} failed: {type(exc).__name__}: {exc}")
+            return False
+        try:
+            if same(self.load(target), agent) and same(self.load(trainer_target), state):
+                return True
+            cause = ""
+        except Exception as exc:
+            cause = f" ({type(exc).__name__}: {exc})"
+        self.error(target, f"written, but loading it back does not give what {source.name} holds{cause}")
+        return False
+
+
+def convert_run(run_dir: Path, config: Config, options: _Options, report: Report) -> None:
+    """Plan (and with `options.write`, do) the conversion of one legacy run directory."""
+    _RunConversion(run_dir, config, options, report)()
 
 
 def convert(paths: Sequence[Path], options: _Options, config: Config | None = None) -> Report:
@@ -641,9 +663,7 @@ def build_subparser(sub: Any) -> argparse.ArgumentParser:
 
 def run_command(args: argparse.Namespace) -> int:
     """`tinyckpt-migrate checkpoints`: print the report, return the exit code."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         sys.stderr.write("tinyckpt-migrate: error: the checkpoints command needs torch (pip install 'tinyckpt[torch]')\n")
         return 2
     try:

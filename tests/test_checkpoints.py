@@ -164,7 +164,7 @@ def test_a_legacy_run_resumes_under_the_migrated_code(kind, order, trained, tmp_
     code, out = run(capsys)  # dry run
     trainer_file = "trainer_state.pt" if kind == "full" else "checkpoints/trainer_state.pt"
     assert code == 1, out
-    assert f"  convert   checkpoints/model_0002.pt -> checkpoints/agent_epoch_2.pt\n" in out
+    assert "  convert   checkpoints/model_0002.pt -> checkpoints/agent_epoch_2.pt\n" in out
     assert (f"  convert   checkpoints/model_0004.pt -> checkpoints/agent_epoch_4.pt, "
             f"with {trainer_file} -> checkpoints/trainer_epoch_4.pt\n") in out
     assert not list((run_dir / "checkpoints").glob("*_epoch_*")), "a dry run writes nothing"
@@ -468,6 +468,13 @@ def test_an_epoch_that_exists_in_the_new_layout_is_never_overwritten(tmp_path, m
     assert code == 2 and "trainer_epoch_4.pt: exists without agent_epoch_4.pt (an interrupted save?)" in out
     assert (run_dir / "checkpoints" / "trainer_epoch_4.pt").read_bytes() == orphan
     assert not (run_dir / "checkpoints" / "agent_epoch_4.pt").exists()
+    # nor an agent file (the legacy agent) whose epoch lacks the trainer file the legacy state would go to
+    TinyCheckpointManager(RUN).save_checkpoint(agent(4), 4)
+    (run_dir / "checkpoints" / "trainer_epoch_4.pt").unlink()
+    code, out = run(capsys, "--write")
+    assert code == 2 and ("  error     train_dir/my_run/checkpoints/agent_epoch_4.pt: exists without trainer_epoch_4.pt, "
+                          "which would hold train_dir/my_run/checkpoints/trainer_state.pt: not converted") in out
+    assert not (run_dir / "checkpoints" / "trainer_epoch_4.pt").exists()
 
 
 def test_an_epoch_that_disagrees_with_its_metadata_is_reported(tmp_path, monkeypatch, capsys):
