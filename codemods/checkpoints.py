@@ -355,8 +355,8 @@ def pending_hint(config: Config | None = None, cwd: Path | None = None) -> str |
     if not runs:
         return None
     where = " ".join(_shown(d, cwd) for d in dirs.values())
-    noun = "directory" if len(runs) == 1 else "directories"
-    return (f"{len(runs)} run {noun} under {where} still hold legacy checkpoints: see "
+    noun = "directory still holds" if len(runs) == 1 else "directories still hold"
+    return (f"{len(runs)} run {noun} legacy checkpoints under {where}: see "
             f"`tinyckpt-migrate checkpoints {where}`, convert with `tinyckpt-migrate checkpoints --write {where}`")
 
 

@@ -519,7 +519,7 @@ def test_apply_and_diff_end_with_one_line_about_legacy_run_directories(tmp_path,
     for run_name in ("a", "b"):
         (tmp_path / "train_dir" / run_name / "checkpoints").mkdir(parents=True)
         (tmp_path / "train_dir" / run_name / "checkpoints" / "model_0002.pt").write_bytes(b"")  # never read
-    line = ("2 run directories under train_dir still hold legacy checkpoints: see `tinyckpt-migrate checkpoints train_dir`, "
+    line = ("2 run directories still hold legacy checkpoints under train_dir: see `tinyckpt-migrate checkpoints train_dir`, "
             "convert with `tinyckpt-migrate checkpoints --write train_dir`\n")
     assert cli.main(["diff", "--jobs", "1"]) == 0
     assert capsys.readouterr().out.endswith(line)
@@ -529,7 +529,7 @@ def test_apply_and_diff_end_with_one_line_about_legacy_run_directories(tmp_path,
     out, err = capsys.readouterr()
     assert json.loads(out)["files_changed"] == [] and err == line  # stdout stays one JSON object
     (tmp_path / "train_dir" / "a" / "checkpoints" / "agent_epoch_2.pt").write_bytes(b"")
-    assert checkpoints.pending_hint().startswith("1 run directory under train_dir ")
+    assert checkpoints.pending_hint().startswith("1 run directory still holds legacy checkpoints under train_dir: ")
 
 
 def test_data_dir_is_configurable(tmp_path):
@@ -541,7 +541,7 @@ def test_data_dir_is_configurable(tmp_path):
     (tmp_path / "runs" / "r" / "checkpoints" / "model_0001.pt").write_bytes(b"")
     config = find_config(tmp_path)
     assert checkpoints.data_dirs(config) == [tmp_path / "runs"]
-    assert checkpoints.pending_hint(config, cwd=tmp_path).startswith("1 run directory under runs ")
+    assert checkpoints.pending_hint(config, cwd=tmp_path).startswith("1 run directory still holds legacy checkpoints under runs: ")
 
 
 def test_the_module_imports_neither_libcst_nor_torch():
