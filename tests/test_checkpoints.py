@@ -514,6 +514,9 @@ def test_json_output_and_exit_codes(tmp_path, monkeypatch, capsys):
 def test_apply_and_diff_end_with_one_line_about_legacy_run_directories(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runner, "RULES", [])  # the line does not depend on any rule
     (tmp_path / "app.py").write_text("x = 1\n")
+    if shutil.which("git"):  # apply is meant for work trees under version control
+        for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "code")):
+            subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["diff", "--jobs", "1"]) == 0 and "legacy" not in capsys.readouterr().out
     for run_name in ("a", "b"):
