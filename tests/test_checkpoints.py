@@ -389,6 +389,20 @@ def test_a_truncated_legacy_file_is_reported_and_the_rest_converted(tmp_path, mo
     assert legacy_files(run_dir) == before, "nothing lost"
 
 
+def test_an_unreadable_trainer_state_holds_back_its_whole_run(tmp_path, monkeypatch, capsys):
+    state_file = half_run(tmp_path) / "checkpoints" / "trainer_state.pt"
+    state_file.write_bytes(state_file.read_bytes()[:100])
+    other = half_run(tmp_path / "other")  # another run in another data dir goes on
+    monkeypatch.chdir(tmp_path)
+    code, out = run(capsys, "--write", "train_dir", "other/train_dir")
+    assert code == 2
+    assert "  error     train_dir/my_run/checkpoints/trainer_state.pt: cannot read it (truncated or not a torch file?)" in out
+    assert ("  error     train_dir/my_run: nothing of this run converted: its trainer state cannot be read, and it "
+            "decides which epoch it belongs to\n") in out
+    assert TinyCheckpointManager(RUN).list_epochs() == [] and not list(state_file.parent.glob("*_epoch_*"))
+    assert TinyCheckpointManager(RUN, base_dir=other.parent).list_epochs() == [2, 4]
+
+
 def test_an_unknown_pickled_class_is_reported(tmp_path, monkeypatch, capsys):
     (tmp_path / "pyproject.toml").write_text(CUSTOM_NAMES)
     run_dir = half_run(tmp_path, epochs=(6,), trainer_epoch=6)
