@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 from codemods import check as _check
+from codemods import checkpoints as _checkpoints
 from codemods.config import ConfigError, find_config
 from codemods.files import default_jobs
 
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--list-rules", action="store_true", help="list the rules, in the order they run, and exit")
-    sub = parser.add_subparsers(dest="command", metavar="{diff,apply,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{diff,apply,check,checkpoints}")
     diff = sub.add_parser("diff", help="dry run: unified diff of every change (deletions included) and a summary",
                           epilog=EXAMPLES + "\n" + EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_migration_options(diff)
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="CI: report every legacy reference and manual marker left",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _check.add_check_arguments(check)
+    _checkpoints.build_subparser(sub)
     return parser
 
 
@@ -213,6 +215,8 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
             args.report.write_text(markdown_report(result, applied), encoding="utf-8")
         except OSError as exc:
             return _error(f"cannot write report {args.report}: {exc.strerror or exc}")
+    if hint := _checkpoints.pending_hint(config):  # legacy run directories the code change leaves behind
+        (out if args.format == "text" else sys.stderr).write(hint + "\n")
     if result.errors or (applied and applied.errors):
         return 2
     if apply:
@@ -240,9 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list_rules(sys.stdout)
         if args.command is None:
             parser.print_usage(sys.stderr)
-            return _error("a command is required: diff, apply or check (see --help)")
+            return _error("a command is required: diff, apply, check or checkpoints (see --help)")
         if args.command == "check":
             return _run_check(args)
+        if args.command == "checkpoints":
+            return _checkpoints.run_command(args)
         return _migrate(args, apply=args.command == "apply")
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -47,6 +47,7 @@ class Config:
     exclude: tuple[str, ...] = ()  # globs, relative to `root`
     delete: tuple[str, ...] = ()  # extra files to delete (globs, relative to `root`)
     root: Path = Path(".")  # where the pyproject.toml was found (or the cwd)
+    data_dir: str | None = None  # where the runs live, relative to `root` (None: ./train_dir of the cwd)
 
     @property
     def legacy_modules(self) -> frozenset[str]:
@@ -81,9 +82,10 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
     """Build a Config from a parsed `[tool.tinyckpt-migrate]` table.
 
     Keys: `legacy-names` (qualified name -> legacy class; replaces the defaults),
-    `extra-legacy-names` (added to the defaults), `target`, `exclude`, `delete`.
+    `extra-legacy-names` (added to the defaults), `target`, `exclude`, `delete`, `data-dir` (the
+    directory of the training runs, relative to the root; `tinyckpt-migrate checkpoints` reads it).
     """
-    known = {"legacy-names", "extra-legacy-names", "target", "exclude", "delete"}
+    known = {"legacy-names", "extra-legacy-names", "target", "exclude", "delete", "data-dir"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"[tool.{CONFIG_TABLE}] unknown key(s): {', '.join(unknown)}")
@@ -98,7 +100,10 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
     target = table.get("target", "tinyckpt")
     if not isinstance(target, str) or not target:
         raise ConfigError(f"[tool.{CONFIG_TABLE}] target must be a module name")
-    return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root)
+    data_dir = table.get("data-dir")
+    if data_dir is not None and (not isinstance(data_dir, str) or not data_dir):
+        raise ConfigError(f"[tool.{CONFIG_TABLE}] data-dir must be a directory name")
+    return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root, data_dir)
 
 
 def find_config(start: Path) -> Config:

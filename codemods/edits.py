@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 Build = Callable[[Any], Any]  # updated node -> new node, cst.RemoveFromParent() or a FlattenSentinel
 _Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
+BLANK = cst.EmptyLine(indent=False)  # an empty line (indented, a blank line in a block would hold spaces)
 
 
 @dataclass
@@ -289,7 +290,7 @@ def _pad_after(body: list[Any], inserted: Sequence[cst.CSTNode]) -> list[Any]:
     have = next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
     if have >= wanted:
         return body
-    padded = [cst.EmptyLine()] * (wanted - have) + lines
+    padded = [BLANK] * (wanted - have) + lines
     return [*body[:last + 1], nxt.with_changes(leading_lines=padded), *body[last + 2:]]
 
 
@@ -306,7 +307,7 @@ def _carried(carry: list[cst.EmptyLine], lines: Sequence[cst.EmptyLine], mode: s
             break
         blanks += 1
     have = sum(1 for line in carry if line.comment is None)
-    return carry + [cst.EmptyLine()] * max(0, blanks - have)
+    return carry + [BLANK] * max(0, blanks - have)
 
 
 def _with_leading(node: Any, carry: list[cst.EmptyLine]) -> Any:
@@ -321,7 +322,7 @@ def _with_leading(node: Any, carry: list[cst.EmptyLine]) -> Any:
                 break
             own_blanks += 1
         extra = max(0, len(carry) - own_blanks)
-        return node.with_changes(leading_lines=[cst.EmptyLine()] * extra + own) if extra else node
+        return node.with_changes(leading_lines=[BLANK] * extra + own) if extra else node
     return node.with_changes(leading_lines=[*carry, *own])
 
 

@@ -58,3 +58,24 @@ def migrated_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         yield root, migrate(root)
+
+
+# What a person decides at legacy_half's two manual find_* sites (tinyckpt keeps no scores). With them
+# decided, the next `apply` migrates the manager's whole unit across files (fixtures/README.md).
+HALF_DECISIONS = {
+    "metta/rl/checkpoint_report.py": [
+        ('best = checkpoint_manager.find_best_checkpoint("score")', 'best = None  # decided: tinyckpt keeps no scores'),
+        ("return checkpoint_manager.find_checkpoints_by_score(min_score)", "return []  # decided: no scores"),
+    ],
+}
+
+
+def decide_half(root: Path) -> None:
+    """Make HALF_DECISIONS in a copy of legacy_half (each statement is there exactly once)."""
+    for rel, changes in HALF_DECISIONS.items():
+        path = root / rel
+        text = path.read_text(encoding="utf-8")
+        for old, new in changes:
+            assert text.count(old) == 1, (rel, old)
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")

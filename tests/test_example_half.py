@@ -7,12 +7,17 @@ cwd=<project root> and PYTHONPATH=<project root> (the golden imports tinyckpt fr
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from golden_helpers import decide_half
 from pyflakes import checker, messages
+
+from codemods import runner
+from codemods.config import find_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LEGACY = FIXTURES / "legacy_half"
@@ -124,6 +129,11 @@ assert evaluate(['file://' + root + '/r']) == 0
 def runs(tmp_path_factory):
     """Start the three subprocesses at once (they are independent), then collect them."""
     out_dir = tmp_path_factory.mktemp("half_run")
+    decided = out_dir / "decided"  # the legacy project with its find_* sites decided, then migrated by apply
+    shutil.copytree(LEGACY, decided, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    decide_half(decided)
+    migrated = runner.run([decided], find_config(decided), jobs=1)
+    assert migrated.errors == [] and runner.apply_changes(migrated).errors == []
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"]
     procs = {
         "legacy": subprocess.Popen(pytest_cmd, cwd=LEGACY, env=_env(LEGACY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
@@ -131,6 +141,12 @@ def runs(tmp_path_factory):
         "script": subprocess.Popen(
             [sys.executable, "-W", "ignore", "-c", _GOLDEN_SCRIPT, str(out_dir / "golden")],
             cwd=GOLDEN, env=_env(GOLDEN), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ),
+        "decided": subprocess.Popen(pytest_cmd, cwd=decided, env=_env(decided), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True),
+        "script_decided": subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-c", _GOLDEN_SCRIPT, str(out_dir / "decided_run")],
+            cwd=decided, env=_env(decided), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ),
         "script_legacy": subprocess.Popen(
             [sys.executable, "-W", "ignore", "-c", _GOLDEN_SCRIPT, str(out_dir / "legacy")],
@@ -147,7 +163,7 @@ def runs(tmp_path_factory):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    results["out_dir"] = out_dir
+    results["out_dir"], results["decided_root"], results["decided_result"] = out_dir, decided, migrated
     return results
 
 
@@ -296,3 +312,24 @@ def test_readme_shape_table_points_at_the_code():
         lines = (LEGACY / rel).read_text().splitlines()
         code = excerpt.strip("`").replace("\\|", "|")
         assert code in lines[int(line) - 1], f"{shape}: {rel}:{line} does not contain {code!r}"
+
+
+def test_once_the_manual_sites_are_decided_the_whole_unit_migrates(runs):
+    """The manager unit the golden holds back migrates in one `apply` once its two find_* sites are decided:
+    every file it reaches, its readers too; the project's own tests pass and train -> resume -> evaluate
+    writes and reads the tinyckpt layout."""
+    root, result = runs["decided_root"], runs["decided_result"]
+    assert "metta/rl/simple_checkpoint_manager.py" not in _py_files(root)
+    assert not [s for s in result.manual if s.rule not in ("simple_policy_store", runner.KEEP_RULE)], result.manual
+    for rel, path in _py_files(root).items():  # nothing of the manager is left (prose aside), nor a held_back marker
+        text = path.read_text()
+        names = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+        assert "SimpleCheckpointManager" not in names and "stays legacy" not in text, rel
+        assert not [m for _, m in _imports(path) if m.startswith("metta.rl.simple_checkpoint_manager")], rel
+    returncode, out, err = runs["decided"]
+    assert returncode == 0, out[-4000:] + err[-4000:]
+    assert int(re.search(r"(\d+) passed", out).group(1)) == _count_tests(root)
+    returncode, out, err = runs["script_decided"]
+    assert returncode == 0, err[-3000:]
+    written = sorted(p.name for p in (runs["out_dir"] / "decided_run" / "r" / "checkpoints").iterdir())
+    assert "agent_epoch_6.pt" in written and not [name for name in written if name.startswith("model_")]

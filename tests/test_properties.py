@@ -196,6 +196,8 @@ def _check_generated_module(module: GeneratedModule) -> None:
     new = result.new_source
     ast.parse(new)  # the output parses (Python's parser) ...
     assert cst.parse_module(new).code == new  # ... and LibCST's
+    trailing = {line for line in new.splitlines() if line != line.rstrip()} - set(module.source.splitlines())
+    assert not trailing, f"lines with trailing whitespace the source did not have: {trailing}\n{new}"
 
     again = _migrate(new)
     assert again.error is None, again.error

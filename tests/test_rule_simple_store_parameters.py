@@ -193,3 +193,12 @@ def test_every_binding_of_an_unused_store_goes_or_none() -> None:
              f"        sps = SimplePolicyStore()\n    else:\n        {IMPURE}\n"
              "        sps = SimplePolicyStore(pick_device())\n    return latest_checkpoint(uri)\n")
     check_rule(PIPELINE, before, after, sites=[(*M, "another binding"), S, (*M, "calls code")])
+
+
+def test_a_store_line_removed_after_a_blank_line_in_a_block_leaves_an_empty_line() -> None:
+    """The blank line above the removed store stays, empty (not the block's indentation: no trailing spaces)."""
+    before = (STORE + "\n\ndef main(uris, device):\n    first = uris[0]\n\n    store = SimplePolicyStore.create(device=device)\n"
+              "    return store.policy_record(first)\n")
+    after = ("from tinyckpt import latest_checkpoint\n\n\ndef main(uris, device):\n    first = uris[0]\n\n"
+             "    return latest_checkpoint(first)\n")
+    check_rule(PIPELINE, before, after, sites=[L, P, S])
