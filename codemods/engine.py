@@ -52,6 +52,18 @@ class FileResult:
         return self.error is None and self.new_source != self.source
 
 
+def analyse(source: str, path: str = "<string>", *, config: Config | None = None, index: Mapping[str, Any] | None = None,
+            module_name: str | None = None, package_name: str | None = None) -> Analysis | FileResult:
+    """The file's one analysis, or the FileResult that says why it cannot be analysed (it does not
+    parse; never raises)."""
+    try:
+        return Analysis(source, path, config=config or Config(), module=module_name, package=package_name, index=index)
+    except cst.ParserSyntaxError as exc:
+        return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
+    except Exception as exc:  # noqa: BLE001 - the engine never raises
+        return FileResult(path, source, source, error=f"cannot parse: {type(exc).__name__}: {exc}")
+
+
 def migrate_source(
     source: str,
     path: str = "<string>",
@@ -74,12 +86,17 @@ def migrate_source(
         return FileResult(path, source, source)  # legacy definitions are deleted or kept, never rewritten
     if index is None and not may_need_rules(source, config):
         return FileResult(path, source, source)  # run alone: only an import can bring legacy names in
-    try:
-        analysis = Analysis(source, path, config=config, module=module_name, package=package_name, index=index)
-    except cst.ParserSyntaxError as exc:
-        return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
-    except Exception as exc:  # noqa: BLE001 - the engine never raises
-        return FileResult(path, source, source, error=f"cannot parse: {type(exc).__name__}: {exc}")
+    analysis = analyse(source, path, config=config, index=index, module_name=module_name, package_name=package_name)
+    if isinstance(analysis, FileResult):
+        return analysis
+    return migrate_analysis(analysis, rules)
+
+
+def migrate_analysis(analysis: Analysis, rules: Sequence[type[Rule]] | None = None) -> FileResult:
+    """Run the rules over an analysis (see `migrate_source`; the analysis knows the index)."""
+    source, path = analysis.source, analysis.path
+    if analysis.module and analysis.names.is_legacy_module(analysis.module):
+        return FileResult(path, source, source)
     planner: Rule | None = None
     try:
         planners = [rule() for rule in (RULES if rules is None else rules)]
@@ -216,16 +233,21 @@ def collect_facts(
     """Cross-file facts one file contributes, by index section. Never raises.
 
     `index` may already hold what the analysis needs to read the file right (the tree's re-exports)."""
-    config = config or Config()
+    analysis = analyse(source, path, config=config, index=index or {}, module_name=module_name,
+                       package_name=package_name)
+    return {} if isinstance(analysis, FileResult) else facts_of(analysis, rules)
+
+
+def facts_of(analysis: Analysis, rules: Sequence[type[Rule]] | None = None) -> dict[str, list[Any]]:
+    """What an analysis contributes to the index (see `collect_facts`). Never raises."""
     try:
-        analysis = Analysis(source, path, config=config, module=module_name, package=package_name,
-                            index=index or {})
-        legacy = bool(module_name) and analysis.names.is_legacy_module(module_name or "")
+        module = analysis.module
+        legacy = bool(module) and analysis.names.is_legacy_module(module or "")
         facts: dict[str, list[Any]] = {} if legacy else {"graphs": [analysis.graph]}  # (never rewritten)
         for rule in RULES if rules is None else rules:
             for section, items in rule.facts(analysis).items():
                 facts.setdefault(section, []).extend(items)
-    except Exception:  # noqa: BLE001 - reported by migrate_source
+    except Exception:  # noqa: BLE001 - reported by migrate_analysis
         return {}
     return facts
 

@@ -15,22 +15,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
+from codemods.analysis import Analysis
 from codemods.analysis.graph import Graph
-from codemods.analysis.solution import legacy_touching
+from codemods.analysis.solution import Solution, legacy_touching, merged
 from codemods.config import Config
 from codemods.engine import (
+    FileResult,
     ModuleFacts,
     Site,
-    collect_facts,
+    analyse,
+    facts_of,
     import_base,
     imported_modules,
     merge_facts,
-    migrate_source,
+    migrate_analysis,
     plan_deletions,
 )
 from codemods.files import (
     SourceError,
     decode_source,
+    default_jobs,
     encode_source,
     glob_regex,
     is_package_file,
@@ -43,6 +47,7 @@ from codemods.files import (
 from codemods.legacy import is_test_file, prefilter_for, reexports_of
 from codemods.rules import RULES
 from codemods.rules._rule import Rule
+from codemods.workers import Local, Pool
 
 #: The `rule` of the manual site reported for a legacy module that must stay for now.
 KEEP_RULE = "delete_legacy_modules"
@@ -146,6 +151,7 @@ class _Scanned:
     reexports: tuple[tuple[str, str, str], ...] = ()  # (qualified name, legacy class, source) it re-exports
     legacy_only_test: bool = False
     crude_imports: frozenset[str] = frozenset()  # for files that could not be processed
+    data: bytes = b""  # a candidate's bytes, as read (every file is read once; candidates are few)
 
     @property
     def candidate(self) -> bool:
@@ -210,6 +216,7 @@ def _scan(file: str, config: Config, top_levels: frozenset[str], words: re.Patte
         result.crude_imports = _crude_imports(data.decode("latin-1"))
         result.strength = "strong"
         return result
+    result.data = data
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -247,26 +254,7 @@ class _Facts:
     facts: dict[str, list[Any]] = field(default_factory=dict)
     words: tuple[str, ...] = ()  # functions and classes of a module where legacy values live
     fixtures: tuple[str, ...] = ()  # its pytest fixtures
-
-
-def _facts(item: tuple[str, str, bool], config: Config, rules: Sequence[type[Rule]],
-           base: dict[str, list[Any]]) -> _Facts:
-    file, module, is_package = item
-    result = _Facts(file)
-    try:
-        text, _ = decode_source(read_bytes(file))
-    except SourceError:
-        return result
-    package = module if is_package else module.rpartition(".")[0]
-    result.facts = collect_facts(text, file, config=config, rules=rules, module_name=module,
-                                 package_name=package or None, index=base)
-    for graph in result.facts.get("graphs", ()):
-        if isinstance(graph, Graph) and legacy_touching(graph):
-            top = f"{graph.module}."
-            names = {q[len(top):].partition(".")[0] for q in [*graph.sigs, *graph.bases] if q.startswith(top)}
-            result.words = tuple(sorted(n for n in names if n.isidentifier() and not n.startswith("__")))
-            result.fixtures = tuple(sorted(graph.fixtures))
-    return result
+    kept: bool = False  # the worker keeps the file (bytes and analysis) for the migrate phase
 
 
 @dataclass
@@ -284,35 +272,102 @@ class _Migrated:
     mode: int = 0o100644
 
 
-def _migrate(item: tuple[str, str, str, bool], config: Config, rules: Sequence[type[Rule]],
-             index: dict[str, list[Any]]) -> _Migrated:
-    file, path, module, is_package = item
-    result = _Migrated(file, path)
-    try:
-        data = read_bytes(file)
-        text, encoding = decode_source(data)
-    except SourceError as exc:
-        result.error, result.error_at = str(exc), (exc.line, exc.column)
+class _Item(NamedTuple):
+    file: str
+    path: str  # as reported
+    module: str
+    is_package: bool
+    data: bytes | None  # None: the worker kept the file from the facts phase
+    keep: bool = False  # keep it for the migrate phase (it will be migrated)
+
+    @property
+    def package(self) -> str | None:
+        return (self.module if self.is_package else self.module.rpartition(".")[0]) or None
+
+
+#: Source bytes a worker keeps analysed between the phases (about 0.6 GB of memory per MB of source);
+#: past it a file is analysed again when it is migrated. The first file is always kept (a single huge
+#: module is analysed once).
+KEEP_BYTES = 3_000_000
+
+
+class Session:
+    """One worker's share of a run: the facts of its files, then their migration, each file read and
+    analysed once (the analysis of the facts phase is kept for the migrate phase) and the whole tree's
+    solution computed once (see codemods.workers)."""
+
+    def __init__(self, config: Config, rules: Sequence[type[Rule]], keep_bytes: int = KEEP_BYTES) -> None:
+        self.config, self.rules, self.room = config, rules, keep_bytes
+        self.kept: dict[str, tuple[bytes, Analysis | None]] = {}
+        self._solved: tuple[Any, Solution] | None = None
+
+    def facts(self, item: _Item, base: dict[str, list[Any]]) -> _Facts:
+        result = _Facts(item.file)
+        data = item.data if item.data is not None else b""
+        try:
+            text, _ = decode_source(data)
+        except SourceError:
+            return result
+        analysis = analyse(text, item.file, config=self.config, index=base, module_name=item.module,
+                           package_name=item.package)
+        if isinstance(analysis, FileResult):
+            return result  # reported by the migrate phase
+        result.facts = facts_of(analysis, self.rules)
+        for graph in result.facts.get("graphs", ()):
+            if isinstance(graph, Graph) and legacy_touching(graph):
+                top = f"{graph.module}."
+                names = {q[len(top):].partition(".")[0] for q in [*graph.sigs, *graph.bases] if q.startswith(top)}
+                result.words = tuple(sorted(n for n in names if n.isidentifier() and not n.startswith("__")))
+                result.fixtures = tuple(sorted(graph.fixtures))
+        if item.keep and (len(data) <= self.room or not self.kept):
+            self.kept[item.file] = (data, analysis)
+            self.room -= len(data)
+            result.kept = True
         return result
-    try:
-        result.mode = 0o100755 if os.stat(file).st_mode & 0o111 else 0o100644
-    except OSError:
-        pass
-    package = module if is_package else module.rpartition(".")[0]
-    outcome = migrate_source(text, path, config=config, index=index, rules=rules, module_name=module,
-                             package_name=package or None)
-    result.old_bytes, result.old_text, result.encoding = data, text, encoding
-    if outcome.error:
-        result.error = outcome.error
-        if outcome.error.startswith("cannot parse"):
-            result.error_at = _parse_error_position(text, outcome.error)
-        result.imports = _crude_imports(text)
-        result.new_text = text
+
+    def solved(self, index: dict[str, list[Any]]) -> Solution:
+        """The index's graphs solved, once per index (every file of the phase shares it)."""
+        if self._solved is None or self._solved[0] is not index:
+            self._solved = (index, Solution(merged(index)))
+        return self._solved[1]
+
+    def migrate(self, item: _Item, index: dict[str, list[Any]]) -> _Migrated:
+        result = _Migrated(item.file, item.path)
+        data, analysis = self.kept.pop(item.file, (item.data, None))
+        try:
+            data = read_bytes(item.file) if data is None else data
+            text, encoding = decode_source(data)
+        except SourceError as exc:
+            result.error, result.error_at = str(exc), (exc.line, exc.column)
+            return result
+        try:
+            result.mode = 0o100755 if os.stat(item.file).st_mode & 0o111 else 0o100644
+        except OSError:
+            pass
+        result.old_bytes, result.old_text, result.encoding = data, text, encoding
+        if self.config.is_legacy_module(item.module):  # legacy definitions are deleted or kept, never rewritten
+            outcome = FileResult(item.path, text, text)
+        else:
+            if analysis is None:
+                analysis = analyse(text, item.path, config=self.config, index=index, module_name=item.module,
+                                   package_name=item.package)
+            if isinstance(analysis, FileResult):
+                outcome = analysis
+            else:
+                analysis.path = item.path
+                analysis.see(index, self.solved(index))
+                outcome = migrate_analysis(analysis, self.rules)
+        if outcome.error:
+            result.error = outcome.error
+            if outcome.error.startswith("cannot parse"):
+                result.error_at = _parse_error_position(text, outcome.error)
+            result.imports = _crude_imports(text)
+            result.new_text = text
+            return result
+        result.new_text = outcome.new_source
+        result.sites = outcome.sites
+        result.imports = frozenset(imported_modules(outcome.new_source, item.module, item.is_package))
         return result
-    result.new_text = outcome.new_source
-    result.sites = outcome.sites
-    result.imports = frozenset(imported_modules(outcome.new_source, module, is_package))
-    return result
 
 
 # -- the pipeline ----------------------------------------------------------------------------------
@@ -397,46 +452,53 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     # a file that only spells legacy class names matters once it imports one some module re-exports
     chosen = [s for s in scanned if s.strength == "strong" or s.error or (s.strength == "weak" and s.imports & exported)]
     base: dict[str, list[Any]] = {"reexports": list(reexports)}
-    tick = progress("analysing", len(chosen)) if progress else None
-    items = [(s.file, s.module, s.is_package) for s in chosen if s.error is None]
-    facts = parallel_map(partial(_facts, config=config, rules=rules, base=base), items, jobs, tick, min_parallel=8)
     legacy_tests = {s.file for s in chosen if s.legacy_only_test}
-    for f in facts:  # a test that only tests legacy code is legacy code: its values are not the tree's
-        if f.file in legacy_tests:
-            f.facts.pop("graphs", None)
-            f.words = f.fixtures = ()
-    words = sorted({w for f in facts for w in (*f.words, *f.fixtures)})
-    if words:  # one more look at the other files, for the words of the modules where legacy values live
-        taken = {s.file for s in chosen}
-        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
-        others = [s.file for s in scanned if s.file not in taken]
-        again = parallel_map(partial(_scan, config=config, top_levels=top_levels, words=pattern), others, jobs)
-        more = _needle_candidates(scanned, facts, again)
-        if more:
-            facts += parallel_map(partial(_facts, config=config, rules=rules, base=base),
-                                  [(s.file, s.module, s.is_package) for s in more], jobs, min_parallel=8)
-            chosen += more
-    index = merge_facts([base, *(f.facts for f in facts)])
-    result.candidates = len(chosen)
 
-    for s in chosen:
-        if s.error:
-            result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
-    # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten
-    todo = [(s.file, display_path(s.file), s.module, s.is_package) for s in chosen
-            if s.error is None and not s.legacy_only_test]
-    tick = progress("migrating", len(todo)) if progress else None
-    migrated = parallel_map(partial(_migrate, config=config, rules=rules, index=index), todo, jobs, tick,
-                            min_parallel=8)
+    def items(of: Sequence[_Scanned]) -> list[_Item]:
+        # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten
+        return [_Item(s.file, display_path(s.file), s.module, s.is_package, s.data,
+                      keep=s.file not in legacy_tests and not config.is_legacy_module(s.module)) for s in of]
+
+    first = items([s for s in chosen if s.error is None])
+    jobs = default_jobs() if not jobs or jobs < 1 else jobs
+    factory = partial(Session, config, rules)
+    with (Pool(factory, jobs) if jobs > 1 and len(first) >= 8 else Local(factory)) as pool:
+        tick = progress("analysing", len(first)) if progress else None
+        facts = pool.run("facts", base, first, [i.file for i in first], [len(i.data or b"") for i in first], tick)
+        for f in facts:  # a test that only tests legacy code is legacy code: its values are not the tree's
+            if f.file in legacy_tests:
+                f.facts.pop("graphs", None)
+                f.words = f.fixtures = ()
+        words = sorted({w for f in facts for w in (*f.words, *f.fixtures)})
+        if words:  # one more look at the other files, for the words of the modules where legacy values live
+            taken = {s.file for s in chosen}
+            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+            others = [s.file for s in scanned if s.file not in taken]
+            again = parallel_map(partial(_scan, config=config, top_levels=top_levels, words=pattern), others, jobs)
+            more = _needle_candidates(scanned, facts, again)
+            if more:
+                extra = items(more)
+                facts += pool.run("facts", base, extra, [i.file for i in extra], [len(i.data or b"") for i in extra])
+                chosen += more
+                first += extra
+        index = merge_facts([base, *(f.facts for f in facts)])
+        result.candidates = len(chosen)
+        for s in chosen:
+            if s.error:
+                result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
+        kept = {f.file for f in facts if f.kept}
+        todo = [i._replace(data=None if i.file in kept else i.data) for i in first if i.file not in legacy_tests]
+        tick = progress("migrating", len(todo)) if progress else None
+        migrated = pool.run("migrate", index, todo, [i.file for i in todo], [len(i.data or b"") for i in todo], tick)
 
     by_file = {m.file: m for m in migrated}
     modules = {s.file: s for s in scanned}
     facts_of = [ModuleFacts(m.file, modules[m.file].module, m.imports, is_test_file(m.file)) for m in migrated]
     facts_of += [ModuleFacts(s.file, s.module, s.crude_imports) for s in chosen if s.error]
     facts_of += [ModuleFacts(s.file, s.module, s.imports, True) for s in chosen if s.legacy_only_test and not s.error]
-    legacy_tests = [s.file for s in chosen if s.legacy_only_test and s.error is None]
-    extra = _configured_deletions(config, paths, files)
-    to_delete, kept = plan_deletions(facts_of, config, legacy_tests, extra)
+    tests_of_legacy = [s.file for s in chosen if s.legacy_only_test and s.error is None]
+    configured = _configured_deletions(config, paths, files)
+    to_delete, kept_modules = plan_deletions(facts_of, config, tests_of_legacy, configured)
 
     for m in migrated:
         if m.error:
@@ -459,7 +521,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
             result.sites.extend(m.sites)
             if m.new_text != m.old_text:
                 result.changes.append(Change(m.path, file, m.old_text, m.new_text, m.encoding, m.old_bytes, m.mode))
-    for file, importers in sorted(kept.items()):
+    for file, importers in sorted(kept_modules.items()):
         names = ", ".join(sorted(display_path(p) for p in importers))
         result.sites.append(Site(display_path(file), 1, 1, KEEP_RULE, "manual",
                                  f"legacy module kept: still imported by {names}"))

@@ -101,11 +101,13 @@ def test_pipeline_rewrites_deletes_and_reports(tmp_path):
 def test_only_candidates_are_parsed(tmp_path, monkeypatch):
     root = make_project(tmp_path)
     seen = []
-    real = runner.collect_facts
-    monkeypatch.setattr(runner, "collect_facts", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
-    run(root)
-    # app/plain.py, tests/test_app.py and the empty __init__ files mention nothing legacy: never parsed
+    real = runner.analyse
+    monkeypatch.setattr(runner, "analyse", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
+    result = run(root)
+    # app/plain.py, tests/test_app.py and the empty __init__ files mention nothing legacy: never parsed;
+    # the candidates are parsed and analysed once each, for their facts and their migration alike
     assert rel(seen, root) == ["app/use.py", "metta/agent/policy_metadata.py", "tests/test_meta.py"]
+    assert rel([c.file for c in result.changed], root) == ["app/use.py"]
 
 
 def test_kept_legacy_module_is_a_manual_site(tmp_path):
@@ -290,9 +292,10 @@ def test_needles_select_files_that_call_into_legacy_modules_and_nothing_else(tmp
         "app/namesake.py": "def describe(x):\n    return x\n\n\ndescribe(1)\n",  # the word, not the import
     })
     seen = []
-    real = runner.collect_facts
-    monkeypatch.setattr(runner, "collect_facts", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
+    real = runner.analyse
+    monkeypatch.setattr(runner, "analyse", lambda text, path, **kw: seen.append(path) or real(text, path, **kw))
     result = run(root)
+    assert len(seen) == len(set(seen)), "a file was analysed twice"
     parsed = set(rel(seen, root))
     assert {"tests/test_uses_fixture.py", "app/caller.py"} <= parsed  # selected, though they mention nothing legacy
     assert not parsed & {"tests/test_other.py", "elsewhere/test_far.py", "app/namesake.py", "app/plain.py"}

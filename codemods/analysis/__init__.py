@@ -68,6 +68,19 @@ class Analysis:
         self.names = LegacyNames(self.config, {q: c for q, c, *_ in self.index.get("reexports", ())})
         self._qualified: dict[int, frozenset[str]] = {}
         self._local: dict[int, bool] = {}
+        self._solved: Solution | None = None
+
+    def see(self, index: Index, solved: Solution | None = None) -> None:
+        """Take the whole tree's index after the facts were gathered, keeping the parse, the scopes and
+        the walk (they depend on the tree's re-exports only, which the facts phase knew already).
+        `solved`: the index's graphs, solved once for every file of the tree (this one's among them)."""
+        reexports = {q: c for q, c, *_ in index.get("reexports", ())}
+        if reexports != self.names.reexports:  # (the runner gives both phases the same re-exports)
+            self.names = LegacyNames(self.config, reexports)
+            for stale in ("walk", "graph", "legacy_locals"):
+                self.__dict__.pop(stale, None)
+        self.index, self.standalone, self._solved = index, "graphs" not in index, solved
+        self.__dict__.pop("solution", None)
 
     # -- metadata (one provider, resolved once) -------------------------------------------------------------
     @cached_property
@@ -226,6 +239,8 @@ class Analysis:
         own = self.graph
         if self.standalone:
             return Solution([isolated(own)], alone=True)
+        if self._solved is not None and own.module in self._solved.modules:
+            return self._solved  # the same graphs, this file's included (its walk is deterministic)
         return solve(own, (g for g in self.index.get("graphs", ()) if isinstance(g, Graph)))
 
     def node_of(self, site: str) -> cst.CSTNode | None:

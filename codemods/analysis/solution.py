@@ -76,6 +76,7 @@ class Solution:
         self.state_loads: list[tuple[str, str]] = []  # trainer-state dict key, the load_trainer_state() call site
         self.places: dict[str, str] = {}  # site key -> the module it is in
         graphs = list(graphs)
+        self.modules = frozenset(g.module for g in graphs)
         ops: list[Op] = []
         for g in graphs:
             self.sigs.update(g.sigs)
