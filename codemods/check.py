@@ -35,44 +35,26 @@ legacy modules themselves are parsed. A file that cannot be read or decoded, or 
 that does not parse, is a TCK900; a file with no legacy text is never parsed, so a syntax error
 in it is not ours to report.
 
-Contract with the CLI (codemods/cli.py wires `check` with these two functions):
-
-- `add_check_arguments(parser)`: adds check's own options to the `check` subparser
-  (`--format`, `--no-suppressions`, `--baseline`, `--write-baseline`, `--update-baseline`,
-  `--docs`, `-j/--jobs`, and the positional `paths`). Options (and a `paths` argument) the
-  parser already defines are left alone, so shared ones on a parent parser are fine.
-- `run_check(args, config, paths=None, progress=None) -> int`: walks `paths` (default
-  `args.paths`, then `.`) with `codemods.files`, prints the report for `args.format` to stdout
-  (usage errors and baseline notes to stderr) and returns the exit code: 0 nothing found,
-  1 findings (not suppressed, not in the baseline), 2 usage error or a file that could not be
-  processed (TCK900; it is also listed in the report). `--write-baseline` exits 0 after
-  recording (2 if a file could not be processed). Reads `args.format`, `args.no_suppressions`,
-  `args.baseline`, `args.write_baseline`, `args.update_baseline`, `args.docs`, `args.jobs` with
-  `getattr` defaults, so a partial Namespace works too. `progress(stage, total) -> advance(n)`
-  defaults to the CLI's progress bar when stderr is a terminal.
+The command (options, report, exit codes) is codemods.check_command; formats and baselines are
+codemods.check_formats.
 """  # noqa: TCK004 (documents the legacy paths it matches)
 
 from __future__ import annotations
 
-import argparse
 import ast
 import bisect
 import functools
+import hashlib
 import io
 import os
 import re
-import sys
 import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from codemods.config import Config
-
-# The marker the rules write (codemods.rules._base.MARKER_PREFIX; a test keeps the two equal). Not
-# imported from there: that module imports LibCST, which `check` does not need.
-MARKER_PREFIX = "# tinyckpt-migrate: manual: "
+from codemods.legacy import MARKER_PREFIX, LegacyNames, prefilter_for, relative_module
 
 CODES: dict[str, str] = {
     "TCK001": "import of a legacy module or name",
@@ -163,43 +145,6 @@ def _patterns(config: Config) -> tuple[re.Pattern[str], re.Pattern[str]]:
     return cached[1], cached[2]
 
 
-def _resolve_relative(level: int, module: str | None, package: str | None) -> str | None:
-    """`from ..x import y` seen from package `a.b.c` -> `a.b.x`; None when it cannot be resolved."""
-    if not level:
-        return module or ""
-    if not package:
-        return None
-    parts = package.split(".")
-    if level - 1 > len(parts) - 1 and level > 1:
-        return None
-    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
-    return ".".join([*base, module] if module else base)
-
-
-class _Legacy:
-    """What counts as legacy: the Config, plus names that other modules of the tree re-export
-    (`metta/rl/__init__.py` doing `from metta.rl.simple_checkpoint_manager import
-    SimpleCheckpointManager` makes `metta.rl.SimpleCheckpointManager` legacy; `metta.rl` itself is not)."""  # noqa: TCK004 (documents the legacy paths it matches)
-
-    def __init__(self, config: Config, reexports: Mapping[str, str] | None = None) -> None:
-        self.config = config
-        self.reexports = dict(reexports or {})
-        self.legacy_names = {**self.reexports, **config.legacy_names}
-        self._modules = config.legacy_modules  # a property that builds a set: once, not per name
-        self._is_module: dict[str, bool] = {}
-
-    def legacy_class(self, qualified_name: str) -> str | None:
-        return self.legacy_names.get(qualified_name)
-
-    def is_legacy_module(self, module: str) -> bool:
-        """`Config.is_legacy_module`, memoized: a legacy module or a submodule of one."""
-        known = self._is_module.get(module)
-        if known is None:
-            parts = module.split(".")
-            known = self._is_module[module] = any(".".join(parts[:n]) in self._modules for n in range(1, len(parts) + 1))
-        return known
-
-
 # -- scopes ----------------------------------------------------------------------------------------
 
 class _Scope:
@@ -235,7 +180,7 @@ class _Ref:
 class _Scanner(ast.NodeVisitor):
     """One pass over the tree: bindings per scope, references to resolve, instance sources."""
 
-    def __init__(self, config: _Legacy, package: str | None, report: Any) -> None:
+    def __init__(self, config: LegacyNames, package: str | None, report: Any) -> None:
         self.config = config
         self.package = package
         self.report = report  # report(line, col, code, name, message)
@@ -281,7 +226,7 @@ class _Scanner(ast.NodeVisitor):
                             f"import of legacy module {alias.name}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        module = _resolve_relative(node.level, node.module, self.package)
+        module = relative_module(node.level, node.module, self.package)
         if module is None:  # a relative import without a known package: cannot be matched
             for alias in node.names:
                 if alias.name != "*":
@@ -291,7 +236,7 @@ class _Scanner(ast.NodeVisitor):
         for alias in node.names:
             if alias.name == "*":
                 if legacy_module:
-                    for qn in self.config.legacy_names:
+                    for qn in self.config.names:
                         if qn.rpartition(".")[0] == module:
                             self._bind(qn.rpartition(".")[2], qn)
                     self.report(alias.lineno, alias.col_offset, "TCK001", f"{module}.*",
@@ -600,7 +545,7 @@ def _lookup(scope: _Scope, name: str, module: _Scope) -> tuple[_Scope | None, st
 
 
 class _Resolver:
-    def __init__(self, scanner: _Scanner, config: _Legacy) -> None:
+    def __init__(self, scanner: _Scanner, config: LegacyNames) -> None:
         self.scanner = scanner
         self.config = config
         self.module = scanner.module
@@ -737,7 +682,7 @@ def _comments(source: str, lines: list[str]) -> Iterable[tuple[int, int, str]]:
 _COMMENT_CANDIDATE = re.compile(r"#[ \t#]*(?:tinyckpt-migrate|from\b|import\b)[^\r\n]*")
 
 
-def _comment_findings(source: str, config: _Legacy, package: str | None, report: Any) -> None:
+def _comment_findings(source: str, config: LegacyNames, package: str | None, report: Any) -> None:
     """Manual markers (TCK100) and commented-out legacy imports (TCK008).
 
     A regex finds the few candidates; only when one looks legacy is the file tokenized, to keep
@@ -756,7 +701,7 @@ def _comment_findings(source: str, config: _Legacy, package: str | None, report:
         module = imported.group(1) if imported.group(1) is not None else imported.group(3)
         if module and module.startswith("."):
             level = len(module) - len(module.lstrip("."))
-            module = _resolve_relative(level, module.lstrip(".") or None, package) or ""
+            module = relative_module(level, module.lstrip(".") or None, package) or ""
         names = [n.strip(" ()") for n in (imported.group(2) or "").split(",")]
         legacy = [module] if module and config.is_legacy_module(module) else []
         legacy += [f"{module}.{n}" for n in names if n and config.is_legacy_module(f"{module}.{n}")]
@@ -805,7 +750,7 @@ def scan_source(source: str, path: str = "<string>", config: Config | None = Non
     config = config or Config()
     exports: dict[str, str] = {}
     try:
-        return _check(source, path, _Legacy(config, reexports), module_name, suppressions, exports), exports
+        return _check(source, path, LegacyNames(config, reexports), module_name, suppressions, exports), exports
     except Exception as exc:  # noqa: BLE001 - a scanner bug must be a report, not a crash
         return [Finding(path, 1, 1, ERROR_CODE, "internal-error",
                         f"internal error while checking: {type(exc).__name__}: {exc}")], exports
@@ -833,7 +778,7 @@ def find_reexports(config: Config, exports: Mapping[str, Mapping[str, str]]) -> 
     return found
 
 
-def _check(source: str, path: str, config: _Legacy, module_name: str | None, suppressions: bool,
+def _check(source: str, path: str, config: LegacyNames, module_name: str | None, suppressions: bool,
            exports: dict[str, str]) -> list[Finding]:
     source = source.removeprefix("\ufeff")
     try:
@@ -858,7 +803,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
     scanner = _Scanner(config, _package_of(path, module_name), report)
     scanner.visit(tree)
     resolver = _Resolver(scanner, config)
-    tails = {qn.rpartition(".")[2] for qn in config.legacy_names}
+    tails = {qn.rpartition(".")[2] for qn in config.names}
     exports.update((name, qn) for name, qn in scanner.module.imports.items()
                    if name in tails or qn.rpartition(".")[2] in tails)
 
@@ -898,7 +843,7 @@ def _check(source: str, path: str, config: _Legacy, module_name: str | None, sup
             target = constant.value
             if target.startswith(".") and package:
                 level = len(target) - len(target.lstrip("."))
-                target = _resolve_relative(level, target.lstrip(".") or None, package) or target
+                target = relative_module(level, target.lstrip(".") or None, package) or target
             if config.is_legacy_module(target) or config.legacy_class(target):
                 report(constant.lineno, constant.col_offset, "TCK003", target,
                        f"dynamic import of legacy module {target}", (constant.value, constant.end_lineno or 0, 0))
@@ -1009,7 +954,7 @@ def _line_text(source: str, line: int) -> str:
 def _may_be_legacy_module(path: str, config: Config) -> bool:
     """Cheap: only a file named like a legacy module (or inside a legacy package) can be one."""
     parts = path.replace(os.sep, "/").removesuffix(".py").removesuffix(".pyi").split("/")
-    return not _needles(config).tails.isdisjoint(parts)
+    return not prefilter_for(config).tails.isdisjoint(parts)
 
 
 def scan_python_file(path: str, config: Config, suppressions: bool, reexports: Mapping[str, str] | None = None,
@@ -1017,15 +962,14 @@ def scan_python_file(path: str, config: Config, suppressions: bool, reexports: M
     """Worker: read one file; scan it if it can hold legacy code. Returns its (finding, baseline
     fingerprint) pairs, its module-level imports of legacy-looking names (see `scan_source`), its
     module name (None: not parsed) and whether it was left for later (a "weak" candidate, see
-    `_Needles`: scanned only when `reexports` names something it contains). Never raises."""
-    from codemods.check_formats import fingerprint
+    `codemods.legacy.Prefilter`: scanned only when `reexports` names something it contains). Never raises."""
     from codemods.files import SourceError, decode_source, module_name_for, read_bytes
 
     try:
         data = read_bytes(path)
     except SourceError as exc:
         return [(_error(path, str(exc)), "")], {}, "", False
-    kind = _needles(config).classify(data)
+    kind = prefilter_for(config).classify(data)
     if kind == "weak" and not (reexports and any(n.rpartition(".")[2].encode() in data for n in reexports)):
         return [], {}, None, True
     if not kind and not _may_be_legacy_module(path, config):
@@ -1047,69 +991,7 @@ def scan_python_file(path: str, config: Config, suppressions: bool, reexports: M
     return pairs, exports, module_name, False
 
 
-class _Needles:
-    """The check's prefilter, from `config.needles`.
-
-    Every finding but one kind needs a legacy module's last name (`policy_store`, `mocks`, ...)
-    or the marker text in the file: imports in any form, dotted strings, dynamic imports and
-    commented-out imports all spell it. The exception is a name re-exported by another module of
-    the tree (`from metta.rl import SimpleCheckpointManager`): files that only contain legacy
-    class names are "weak" candidates, parsed only once such a re-export is known.
-    """
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.all = config.needles
-        self.cores = _cores(self.all)
-        self.tails = frozenset(m.rpartition(".")[2] for m in config.legacy_modules)
-        tails = {t.encode() for t in self.tails}
-        words = {t for t in tails if t.isalpha() and t.islower()}  # `mocks`: only in an import context
-        self.strong = tuple(sorted((tails - words) | {b"tinyckpt-migrate"}))
-        self.names = tuple(n for n in self.all if n not in tails and n != b"tinyckpt-migrate")  # class names
-        self.words = tuple(sorted(words))
-        alternatives = b"|".join(re.escape(w) for w in self.words)
-        self.word_context = re.compile(rb"(?:\.|\bimport[ \t]+|[(,][ \t\\\r\n]*)(?:" + alternatives + rb")\b") \
-            if words else None
-
-    def classify(self, data: bytes) -> str | None:
-        """"strong", "weak" (legacy class names only) or None (nothing legacy can be in it)."""
-        if not any(core in data for core in self.cores):
-            return None
-        if any(needle in data for needle in self.strong):
-            return "strong"
-        if self.word_context is not None and any(w in data for w in self.words) and self.word_context.search(data):
-            return "strong"
-        return "weak" if any(name in data for name in self.names) else None
-
-
-def _cores(needles: Sequence[bytes], length: int = 5) -> tuple[bytes, ...]:
-    """A few short substrings such that every needle contains one (greedy set cover): four fast
-    substring scans rule out almost every file before the twenty-odd needles are looked for."""
-    left = [n for n in needles if n]
-    cores: list[bytes] = []
-    while left:
-        counts: dict[bytes, int] = {}
-        for needle in left:
-            for sub in {needle[i:i + length] for i in range(max(1, len(needle) - length + 1))}:
-                counts[sub] = counts.get(sub, 0) + 1
-        best = max(sorted(counts), key=lambda sub: counts[sub])
-        cores.append(best)
-        left = [n for n in left if best not in n]
-    return tuple(cores)
-
-
-_NEEDLES: dict[int, _Needles] = {}
-
-
-def _needles(config: Config) -> _Needles:
-    cached = _NEEDLES.get(id(config))
-    if cached is None or cached.config is not config:
-        cached = _NEEDLES[id(config)] = _Needles(config)
-    return cached
-
-
 def scan_doc_file(path: str, config: Config, suppressions: bool) -> list[tuple[Finding, str]]:
-    from codemods.check_formats import fingerprint
     from codemods.files import SourceError, read_bytes
 
     try:
@@ -1128,7 +1010,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppr
     """(findings with their fingerprints, files scanned) for a tree; paths in findings as walked.
 
     Every Python file is read in the workers (`jobs` processes when there are many); only files
-    that pass the byte prefilter (`_Needles`), or that are legacy modules, are parsed. When
+    that pass the byte prefilter (`codemods.legacy.Prefilter`), or that are legacy modules, are parsed. When
     modules of the tree re-export legacy names (`from metta.rl import SimpleCheckpointManager`
     through `metta/rl/__init__.py`), the candidates are scanned again knowing those names, until
     no new re-export turns up.
@@ -1165,127 +1047,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], config: Config, *, suppr
     return results, scanned
 
 
-def _relative(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        rel = os.path.abspath(path)
-    return rel.replace(os.sep, "/")
-
-
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
-    """Add an option unless the parser (e.g. a shared parent) already has one of its flags."""
-    if not any(flag in parser._option_string_actions for flag in flags):
-        parser.add_argument(*flags, **kwargs)
-
-
-def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    """`check`'s own options and its PATH arguments (see the module docstring)."""
-    from codemods.check_formats import FORMATS
-
-    if not any(action.dest == "paths" for action in parser._actions):
-        parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                            help="files or directories to check (default: .)")
-    _add(parser, "--format", choices=FORMATS, default="text",
-         help="output: text (path:line:col: CODE message, default), json, github (workflow annotations), sarif")
-    _add(parser, "--no-suppressions", action="store_true",
-         help="ignore `# noqa: TCK...` comments")
-    _add(parser, "--baseline", metavar="FILE",
-         help="report only findings not recorded in FILE (see --write-baseline)")
-    _add(parser, "--write-baseline", metavar="FILE",
-         help="record every current finding in FILE and exit 0 (teams that migrate in steps)")
-    _add(parser, "--update-baseline", action="store_true",
-         help="with --baseline FILE: rewrite FILE with the current findings")
-    _add(parser, "--docs", action="store_true",
-         help="also search Markdown / reStructuredText files for legacy names (TCK200)")
-    _add(parser, "-j", "--jobs", type=int, default=None, metavar="N",
-         help="worker processes (default: all cores)")
-
-
-def run_check(args: argparse.Namespace, config: Config,
-              paths: Sequence[str | os.PathLike[str]] | None = None, progress: Progress | None = None) -> int:
-    """Run `check` as the CLI asks; prints the report, returns the exit code (0, 1 or 2).
-    `paths` defaults to `args.paths`, then to `.`; `progress` defaults to the CLI's progress bar
-    on a terminal (shown only for runs over a second)."""
-    paths = list(paths or getattr(args, "paths", None) or ["."])
-    bar = None
-    if progress is None and sys.stderr.isatty():
-        try:
-            from codemods.cli import _ProgressBar
-
-            progress = bar = _ProgressBar(sys.stderr)
-        except ImportError:  # pragma: no cover - the CLI is part of the package
-            pass
-    try:
-        return _run_check(args, config, paths, progress)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _run_check(args: argparse.Namespace, config: Config, paths: list[str | os.PathLike[str]],
-               progress: Progress | None) -> int:
-    from codemods.check_formats import (
-        FORMATS,
-        BaselineError,
-        filter_baseline,
-        render_github,
-        render_json,
-        render_sarif,
-        render_text,
-        write_baseline,
-    )
-
-    fmt = getattr(args, "format", None) or "text"
-    baseline = getattr(args, "baseline", None)
-    write_to = getattr(args, "write_baseline", None)
-    if getattr(args, "update_baseline", False):
-        if not baseline:
-            print("error: --update-baseline needs --baseline FILE", file=sys.stderr)
-            return 2
-        write_to = baseline
-    if fmt not in FORMATS:
-        print(f"error: unknown --format {fmt!r} for check (choose from {', '.join(FORMATS)})", file=sys.stderr)
-        return 2
-    try:
-        results, scanned = scan_paths(paths, config, suppressions=not getattr(args, "no_suppressions", False),
-                                      docs=bool(getattr(args, "docs", False)), jobs=getattr(args, "jobs", None),
-                                      progress=progress)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    results = sorted(((replace(f, path=_relative(f.path)), fp) for f, fp in results),
-                     key=lambda pair: (pair[0].path, pair[0].line, pair[0].column, pair[0].code, pair[0].name))
-    known = 0
-    if write_to:
-        try:
-            count = write_baseline(write_to, results)
-        except OSError as exc:
-            print(f"error: cannot write baseline {write_to}: {exc}", file=sys.stderr)
-            return 2
-        print(f"recorded {count} finding{'s' if count != 1 else ''} in baseline {write_to}", file=sys.stderr)
-        known = count
-        findings = [f for f, _ in results if f.code == ERROR_CODE]
-    elif baseline:
-        try:
-            findings, known = filter_baseline(baseline, results)
-        except BaselineError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    else:
-        findings = [f for f, _ in results]
-    if fmt == "json":
-        out = render_json(findings, scanned)
-    elif fmt == "github":
-        out = render_github(findings)
-    elif fmt == "sarif":
-        prints = {id(f): fp for f, fp in results}
-        out = render_sarif(findings, [prints.get(id(f), "") for f in findings])
-    else:
-        out = render_text(findings, scanned, known)
-    sys.stdout.write(out)
-    sys.stdout.flush()
-    if any(f.code == ERROR_CODE for f in findings):
-        return 2
-    return 1 if findings else 0
-
+def fingerprint(finding: Finding, line_text: str) -> str:
+    """Line-number free: the code, the legacy name and the finding's line with whitespace collapsed."""
+    normalized = " ".join(line_text.split())
+    return hashlib.sha256(f"{finding.code}\0{finding.name}\0{normalized}".encode()).hexdigest()[:20]

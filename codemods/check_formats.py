@@ -6,7 +6,6 @@ the whole output as one string.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -104,12 +103,6 @@ def render_sarif(findings: Sequence[Finding], fingerprints: Sequence[str] | None
 
 
 # -- baseline --------------------------------------------------------------------------------------
-
-def fingerprint(finding: Finding, line_text: str) -> str:
-    """Line-number free: the code, the legacy name and the finding's line with whitespace collapsed."""
-    normalized = " ".join(line_text.split())
-    return hashlib.sha256(f"{finding.code}\0{finding.name}\0{normalized}".encode()).hexdigest()[:20]
-
 
 def _baseline_path(path: str, base_dir: str) -> str:
     return Path(os.path.relpath(os.path.abspath(path), base_dir)).as_posix()

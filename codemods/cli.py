@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Sequence, TextIO
 
-from codemods import check as _check
+from codemods import check_command as _check
 from codemods import checkpoints as _checkpoints
 from codemods.config import ConfigError, find_config
 from codemods.files import default_jobs
+from codemods.progress import ProgressBar
 
 # `diff`/`apply` import the runner (and with it LibCST and the rules) when they run: `check` is
 # ast-only, and LibCST's import alone costs about a second on every CI run of `check`.
@@ -36,38 +36,6 @@ examples:
   tinyckpt-migrate check --format github      # CI: fail while anything legacy remains
   python -m codemods diff                     # the same, without the console script
 """
-
-
-class _ProgressBar:
-    """A one-line bar on stderr: only on a terminal, and only once the run has taken over a second."""
-
-    def __init__(self, stream: TextIO, delay: float = 1.0) -> None:
-        self.stream, self.delay, self.start = stream, delay, time.monotonic()
-        self.shown = False
-
-    def __call__(self, stage: str, total: int) -> Callable[[int], None]:
-        done = 0
-        last = 0.0
-
-        def advance(n: int) -> None:
-            nonlocal done, last
-            done += n
-            now = time.monotonic()
-            if now - self.start < self.delay or (now - last < 0.1 and done < total):
-                return
-            last = now
-            width = 30
-            filled = int(width * done / total) if total else width
-            self.stream.write(f"\r{stage:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-            self.stream.flush()
-            self.shown = True
-
-        return advance
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
 
 
 def _rule_names(values: Sequence[str] | None) -> list[str]:
@@ -174,7 +142,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
             shown = "\n".join(f"  {p}" for p in dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
             return _error("the git work tree has uncommitted changes; commit or stash them first, so the "
                           "migration can be reviewed with `git diff` (or pass --allow-dirty):\n" + shown)
-    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
         result = runner.run(paths, config, rules=rules, jobs=args.jobs, progress=bar)
     except (OSError, ConfigError) as exc:

@@ -277,76 +277,7 @@ def _umask() -> int:
     return current
 
 
-# -- the prefilter and module names ----------------------------------------------------------------
-
-@lru_cache(maxsize=64)
-def _cores(needles: tuple[bytes, ...], length: int = 5) -> tuple[bytes, ...]:
-    """A few short substrings such that every needle contains one (greedy set cover).
-
-    `bytes.__contains__` is a fast memchr-based search, so four of these scan a file several
-    times faster than twenty-odd needles; only files that contain a core are searched for needles.
-    """
-    left = [n for n in needles if n]
-    cores: list[bytes] = []
-    while left:
-        counts: dict[bytes, int] = {}
-        for needle in left:
-            subs = {needle[i:i + length] for i in range(max(1, len(needle) - length + 1))}
-            for sub in subs:
-                counts[sub] = counts.get(sub, 0) + 1
-        best = max(sorted(counts), key=lambda sub: counts[sub])
-        cores.append(best)
-        left = [n for n in left if best not in n]
-    return tuple(cores)
-
-
-_NEEDLES: dict[int, tuple[Config, tuple[bytes, ...], tuple[bytes, ...]]] = {}
-
-
-def _needles(config: Config) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-    """(`config.needles`, word-like module names), computed once per Config object."""
-    cached = _NEEDLES.get(id(config))
-    if cached is None or cached[0] is not config:
-        cached = _NEEDLES[id(config)] = (config, config.needles, _word_needles(config))
-    return cached[1], cached[2]
-
-
-@lru_cache(maxsize=64)
-def _split_needles(needles: tuple[bytes, ...], words: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], re.Pattern[bytes] | None]:
-    """(plain needles, regex for the word-like ones).
-
-    A legacy module whose last name is a plain English word (`mocks`) can only be referred to
-    as `.mocks`, `import mocks` or an item of an import list (`(mocks`, `, mocks`); requiring that
-    context keeps every `unittest.mock` test that says "mocks" in prose out of the parser.
-    """
-    weak = tuple(n for n in needles if n in words)
-    plain = tuple(n for n in needles if n not in words)
-    if not weak:
-        return plain, None
-    alternatives = b"|".join(re.escape(w) for w in weak)
-    return plain, re.compile(rb"(?:\.|\bimport[ \t]+|[(,][ \t\\\r\n]*)(?:" + alternatives + rb")\b")
-
-
-def _word_needles(config: Config) -> tuple[bytes, ...]:
-    words = {m.rpartition(".")[2] for m in config.legacy_modules}
-    return tuple(sorted(w.encode() for w in words if w.isalpha() and w.islower()))
-
-
-def prefilter(data: bytes, config: Config) -> bool:
-    """False only when the bytes cannot mention anything legacy: skip parsing.
-
-    Two stages: a few short cores (fast substring scans) rule out almost every file; the rest
-    must contain a needle of `config.needles` (a word-like module name only in an import context).
-    """
-    needles, words = _needles(config)
-    if not any(core in data for core in _cores(needles)):
-        return False
-    plain, weak = _split_needles(needles, words)
-    if any(needle in data for needle in plain):
-        return True
-    # the context regex only for files that spell a word-like module name at all (a plain scan is far cheaper)
-    return weak is not None and any(word in data for word in words) and weak.search(data) is not None
-
+# -- module names ----------------------------------------------------------------
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 

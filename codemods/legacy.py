@@ -152,7 +152,8 @@ class Prefilter:
         self.config = config
         self.all = config.needles
         self.cores = cores(self.all)
-        tails = {m.rpartition(".")[2].encode() for m in config.legacy_modules}
+        self.tails = frozenset(m.rpartition(".")[2] for m in config.legacy_modules)  # the modules' last names
+        tails = {t.encode() for t in self.tails}
         words = {t for t in tails if t.isalpha() and t.islower()}
         self.strong = tuple(sorted((tails - words) | {b"tinyckpt-migrate"}))
         self.names = tuple(n for n in self.all if n not in tails and n != b"tinyckpt-migrate")

@@ -18,7 +18,8 @@ import pytest
 from codemods import runner
 from codemods.config import Config
 from codemods.engine import migrate_source
-from codemods.files import decode_source, encode_source, prefilter
+from codemods.files import decode_source, encode_source
+from codemods.legacy import prefilter_for
 from codemods.rules import RULES
 
 #: A comment that lets a file past the prefilter, so the rules run on it (nothing legacy in it).
@@ -40,7 +41,7 @@ def _run(tmp_path: Path, name: str, data: bytes, *, rules=None) -> tuple[runner.
 def _untouched(tmp_path: Path, name: str, data: bytes, *, rules=None) -> runner.RunResult:
     result, applied, path = _run(tmp_path, name, data, rules=rules)
     assert not result.errors, result.errors
-    assert result.candidates == (1 if prefilter(data, Config()) else 0)
+    assert result.candidates == (1 if prefilter_for(Config()).classify(data) == "strong" else 0)
     assert not result.changes, result.changes[0].new_text if result.changes else None
     assert not result.sites and not applied.written and not applied.deleted
     assert path.read_bytes() == data
@@ -110,7 +111,7 @@ LONG_TABLE = "TABLE = [" + ", ".join(str(i) for i in range(40_000)) + "]\n"
 def test_no_legacy_file_skipped_by_the_prefilter_is_byte_identical(tmp_path: Path, name: str) -> None:
     data = NO_LEGACY_CASES[name].replace(BYPASS.encode(), b"").replace(BYPASS.replace("\n", "\r\n").encode(), b"")
     data = data.replace(b"PolicyStoreClient", b"StoreClient").replace(b"policy_record", b"record_for") + LONG_TABLE.encode()
-    assert not prefilter(data, Config())
+    assert prefilter_for(Config()).classify(data) is None
     _untouched(tmp_path, name, data)
 
 

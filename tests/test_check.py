@@ -6,20 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from codemods.check import (
-    CODES,
-    Finding,
-    add_check_arguments,
-    check_doc,
-    check_source,
-    run_check,
-)
+from codemods.check import CODES, Finding, check_doc, check_source
+from codemods.check_command import add_check_arguments, run_check
 from codemods.config import Config, find_config
 
 PS = "metta.agent.policy_store.PolicyStore"
@@ -649,11 +644,11 @@ def test_finding_fields_match_design():
     assert sys.modules["codemods.check"].__doc__.count("| TCK") == len(CODES)
 
 
-def test_marker_prefix_is_the_rules_one():
-    from codemods.check import MARKER_PREFIX
-    from codemods.legacy import MARKER_PREFIX as RULES_MARKER_PREFIX
+def test_the_marker_the_rules_write_is_found():
+    from codemods.legacy import marker
 
-    assert MARKER_PREFIX == RULES_MARKER_PREFIX
+    findings = check_source(f"def f():\n    {marker('decide  this')}\n    return 1\n", "m.py")
+    assert [(f.code, f.line) for f in findings] == [("TCK100", 2)]
 
 
 @pytest.mark.parametrize("data, kind", [
@@ -667,9 +662,9 @@ def test_marker_prefix_is_the_rules_one():
     (b"import os", None),
 ])
 def test_prefilter_classes(data, kind):
-    from codemods.check import _needles
+    from codemods.legacy import prefilter_for
 
-    assert _needles(Config()).classify(data) == kind
+    assert prefilter_for(Config()).classify(data) == kind
 
 
 def test_legacy_module_without_any_needle_in_its_text(tmp_path, capsys, monkeypatch):
@@ -713,3 +708,13 @@ def test_never_raises_on_mangled_legacy_code():
         assert all(f.name != "internal-error" for f in found)
         assert all(f.line >= 1 and f.column >= 1 for f in found)
 
+
+
+def test_check_and_the_shared_legacy_table_import_no_libcst():
+    """`check` is the fast path CI runs on every commit: it and what it shares with the rules
+    (codemods.legacy) stay free of LibCST (and of torch)."""
+    code = ("import sys, codemods.check, codemods.legacy, codemods.checkpoints\n"
+            "heavy = sorted(m for m in ('libcst', 'torch') if m in sys.modules)\n"
+            "assert not heavy, heavy\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

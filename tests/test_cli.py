@@ -24,6 +24,7 @@ from test_runner import (
 )
 
 from codemods import cli, runner
+from codemods.progress import ProgressBar
 
 HAS_GIT = shutil.which("git") is not None
 TESTS = Path(__file__).resolve().parent
@@ -289,12 +290,12 @@ def test_progress_bar_only_after_the_delay():
             pass
 
     quiet, shown = Stream(), Stream()
-    bar = cli._ProgressBar(quiet, delay=60)
+    bar = ProgressBar(quiet, delay=60)
     advance = bar("scanning", 10)
     advance(10)
     bar.close()
     assert quiet.text == ""
-    bar = cli._ProgressBar(shown, delay=0)
+    bar = ProgressBar(shown, delay=0)
     advance = bar("scanning", 10)
     advance(5)
     time.sleep(0.11)
@@ -304,10 +305,6 @@ def test_progress_bar_only_after_the_delay():
 
 
 def test_check_is_wired(tmp_path, capsys):
-    from codemods import check
-
-    if not hasattr(check, "run_check"):
-        pytest.skip("codemods.check.run_check has not landed yet")
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     (tmp_path / "clean.py").write_text("import os\n")
     code, out, _ = main(capsys, "check", str(tmp_path))

@@ -38,7 +38,8 @@ import pytest
 
 from codemods import runner
 from codemods.config import Config
-from codemods.files import iter_python_files, prefilter
+from codemods.files import iter_python_files
+from codemods.legacy import prefilter_for
 
 pytestmark = pytest.mark.corpus
 
@@ -111,7 +112,7 @@ def _sample(corpus: dict[Path, list[Path]]) -> list[tuple[Path, Path]]:
         size = path.stat().st_size
         if total >= SAMPLE_BYTES:
             break
-        if 0 < size <= MAX_SAMPLE_FILE and (root, path) not in odd and not prefilter(path.read_bytes(), cfg):
+        if 0 < size <= MAX_SAMPLE_FILE and (root, path) not in odd and not prefilter_for(cfg)(path.read_bytes()):
             chosen.append((root, path))
             total += size
     return chosen

@@ -1,4 +1,4 @@
-"""Walking, reading, writing and the prefilter (codemods/files.py)."""
+"""Walking, reading, writing (codemods/files.py) and the byte prefilter (codemods/legacy.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from codemods.files import (
     iter_python_files,
     module_name_for,
     parallel_map,
-    prefilter,
     read_source,
     write_atomic,
 )
+from codemods.legacy import prefilter_for
 
 
 def touch(root: Path, *rels: str, content: str = "x = 1\n") -> None:
@@ -133,6 +133,11 @@ def test_unreadable_file_raises_source_error(tmp_path):
     (tmp_path / "dir.py").mkdir()
     with pytest.raises(SourceError, match="cannot read"):
         read_source(tmp_path / "dir.py")
+
+
+def prefilter(data: bytes, config: Config) -> bool:
+    """The runner's and check's byte prefilter (codemods.legacy): may these bytes mention anything legacy?"""
+    return prefilter_for(config)(data)
 
 
 def test_prefilter():
