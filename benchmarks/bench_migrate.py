@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
 import random
 import re
@@ -56,7 +57,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import Result, command_line, header, measure  # noqa: E402
+from _measure import Result, command_line, header, measure
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -227,7 +228,7 @@ def mb(kb: int) -> str:
 
 def ratio(a: float, b: float, a_killed: bool = False, b_killed: bool = False) -> str:
     """a / b, as a bound when one side was killed (its time is then a lower bound)."""
-    if a != a or b != b or b == 0:  # nan
+    if math.isnan(a) or math.isnan(b) or b == 0:
         return "n/a"
     if a_killed and b_killed:
         return "n/a (both killed)"
@@ -274,8 +275,8 @@ def part_tree(bench: Bench) -> list[str]:
 
     files = sorted(str(p) for p in tree.rglob("*.py"))
     noop, noop_wall, noop_cpu, note = bench.libcst_noop("tree", tree, files, args.noop_sample)
-    rows.append(("`python -m libcst.tool codemod --no-format --jobs=%d --hide-progress noop.NOOPCommand`" % args.jobs,
-                 f"{noop_wall:,.1f}", f"{noop_cpu:,.1f}", f"{total / noop_wall:,.1f}" if noop_wall == noop_wall else "-",
+    rows.append((f"`python -m libcst.tool codemod --no-format --jobs={args.jobs} --hide-progress noop.NOOPCommand`",
+                 f"{noop_wall:,.1f}", f"{noop_cpu:,.1f}", "-" if math.isnan(noop_wall) else f"{total / noop_wall:,.1f}",
                  mb(noop.maxrss_kb), note))
 
     pattern = "|".join(re.escape(w) for w in legacy_words())
@@ -375,7 +376,7 @@ def part_repo(bench: Bench) -> list[str]:
     if apply1.finished:
         status = git(work, "status", "--porcelain").splitlines()
         notes.append(f"apply #1 left {len(status)} paths changed in `git status` "
-                     f"({sum(1 for s in status if s.startswith(' D') or s.startswith('D '))} deleted)")
+                     f"({sum(1 for s in status if s.startswith((' D', 'D ')))} deleted)")
         bad = unparsable(work)
         notes.append(f"files that no longer parse after apply #1: {len(bad)}" + (f" (e.g. {'; '.join(bad[:3])})" if bad else ""))
         new_undefined = sorted(undefined_names(work) - undefined_before)

@@ -297,7 +297,7 @@ def name_body(rng: random.Random) -> list[str]:
          f'    key = f"{{name}}/{{i % {rng.randint(2, 5)}}}"', "    seen[key] = seen.get(key, 0) + 1",
          '    out.append(f"{key}#{seen[key]}")', "return out"],
         ["if count <= 0:", '    raise ValueError(f"count must be positive, got {count}")',
-         f'return [name.upper() if i == 0 else f"{{name}}.{{i}}" for i in range(count)]'],
+         'return [name.upper() if i == 0 else f"{name}.{i}" for i in range(count)]'],
     ]
     return rng.choice(variants)
 
@@ -504,7 +504,7 @@ def import_block(text: str, project_imports: list[str], future: bool) -> list[st
     for mod in ("argparse", "json", "logging", "math", "os", "time"):
         if re.search(rf"\b{mod}\.", text):
             std.append(f"import {mod}")
-    dc = [n for n in ("dataclass", "field") if re.search(rf"(@dataclass\b|\bfield\()", text) and
+    dc = [n for n in ("dataclass", "field") if re.search(r"(@dataclass\b|\bfield\()", text) and
           (n == "dataclass" and "@dataclass" in text or n == "field" and "field(" in text)]
     if dc:
         std.append(f"from dataclasses import {', '.join(dc)}")
@@ -664,8 +664,6 @@ def ordinary_module(rng: random.Random, info: ModInfo, topic: str, deps: list[Mo
         text_body_full = "\n".join([logger, "", *consts, "", "", text_body])
     else:
         text_body_full = "\n".join([*consts, "", "", text_body]) if consts else text_body
-    if logger:
-        text_body_full = text_body_full  # logging is imported by import_block (logging. in the text)
     imports = import_block(text_body_full, project_imports, rng.random() < 0.3)
     out = doc + "\n\n" + "\n".join(imports) + "\n" + text_body_full.strip("\n") + "\n"
     return re.sub(r"\n{4,}", "\n\n\n", out)
@@ -1563,7 +1561,7 @@ def full_scenario(rng: random.Random, d: str) -> list[tuple[str, list[str], froz
             raise SystemExit(main())
     ''', d=d, D=D), frozenset({"config", "main"})))
 
-    out.append((f"tests/rl/test_{d}_trainer.py", fill(f'''
+    out.append((f"tests/rl/test_{d}_trainer.py", fill('''
         """Train -> save -> resume -> evaluate, for the @d@ trainer (through the shared PolicyStore fixture)."""
 
         import os
@@ -1654,7 +1652,7 @@ def half_scenario(rng: random.Random, d: str) -> list[tuple[str, list[str], froz
     ''', d=d), frozenset({"describe_record", "leaderboard"})))
 
     try_cache = rng.random() < 0.6
-    out.append((f"metta/sim/{d}_evaluator.py", fill(f'''
+    out.append((f"metta/sim/{d}_evaluator.py", fill('''
         """Evaluate @d@ policies from the SimplePolicyStore on the toy environment."""
 
         import logging
@@ -2132,7 +2130,7 @@ class Project:
 
 def module_of(path: str) -> str:
     mod = path[:-3].replace("/", ".")
-    return mod[: -len(".__init__")] if mod.endswith(".__init__") else mod
+    return mod.removesuffix(".__init__")
 
 
 def target_lines(rng: random.Random) -> int:
