@@ -142,25 +142,30 @@ def main() -> int:
         except (ValueError, IndexError, KeyError):
             pass
     found = ""
+    errors = 0
     if diff.finished:
         try:
             data = json.loads(diff.stdout or b"{}")
+            errors = len(data.get("errors", []))
             found = (f"`diff` reported {len(data.get('files_changed', []))} changed file(s), "
-                     f"{len(data.get('sites', []))} site(s), {len(data.get('errors', []))} error(s).")
+                     f"{len(data.get('sites', []))} site(s), {errors} error(s).")
         except json.JSONDecodeError:
             found = "`diff` printed no JSON."
-    if not diff.finished or diff.returncode not in (0, 1):
-        found += f" stderr tail: `{' '.join(diff.stderr.decode(errors='replace').strip().splitlines()[-2:])[:300]}`"
+    # (b) counts only when it did the job: finished, exit 0/1, no file it could not process
+    ok = diff.finished and diff.returncode in (0, 1) and not errors
+    if not ok:
+        found += (" **(b) did not complete the migration**"
+                  f" ({diff.status()}): stderr tail: `{' '.join(diff.stderr.decode(errors='replace').strip().splitlines()[-2:])[:300]}`")
 
     def bound(b: float, a: float) -> str:
         if not alone.finished:
             return "n/a ((a) did not finish)"
         value = b / a if a else float("nan")
-        return f">= {value:.1f}x" if not diff.finished else f"{value:.2f}x"
+        return f"{value:.2f}x" if ok else f">= {value:.1f}x (b) stopped early"
 
     lines += [f"Ratios (b)/(a), same run: wall **{bound(diff.wall, alone.wall)}**, CPU **{bound(diff.cpu, alone.cpu)}** "
               f"(target <= 1.5x); peak RSS **{bound(diff.maxrss_kb, alone.maxrss_kb)}**; (b) peak RSS "
-              f"**{diff.maxrss_kb / 2**20:.2f} GB**{' or more (stopped)' if not diff.finished else ''} (target <= 2 GB).",
+              f"**{diff.maxrss_kb / 2**20:.2f} GB**{'' if ok else ' when it stopped'} (target <= 2 GB).",
               " ".join(x for x in (phases, found) if x),
               f"Load average (1 min) before / after (b): {diff.load_before[0]:.2f} / {diff.load_after[0]:.2f}."]
     print("\n".join(lines))
