@@ -17,6 +17,7 @@ from typing import Any
 import libcst as cst
 
 from codemods.analysis import Analysis
+from codemods.analysis.solution import Solution, merged
 from codemods.config import Config
 from codemods.edits import Outcome, apply_edits, apply_more
 from codemods.imports import Bindings, additions, missing
@@ -250,6 +251,30 @@ def facts_of(analysis: Analysis, rules: Sequence[type[Rule]] | None = None) -> d
     except Exception:  # noqa: BLE001 - reported by migrate_analysis
         return {}
     return facts
+
+
+def migrate_tree(files: Sequence[tuple[str, str, str | None, str | None]], *, config: Config | None = None,
+                 rules: Sequence[type[Rule]] | None = None) -> list[FileResult]:
+    """Migrate a whole (small) tree in this process, as the runner does without its IO and processes:
+    each file `(source, path, module name, package name)` analysed once, the facts of all merged,
+    every file migrated with the merged index, the tree solved once."""
+    config = config or Config()
+    analyses = [analyse(source, path, config=config, index={}, module_name=module, package_name=package)
+                for source, path, module, package in files]
+    base = {"reexports": sorted({r for a in analyses if isinstance(a, Analysis) for r in a.reexports})}
+    for a in analyses:
+        if isinstance(a, Analysis):
+            a.see(base)  # (before the walk: which names are legacy depends on the tree's re-exports)
+    index = merge_facts(facts_of(a, rules) for a in analyses if isinstance(a, Analysis))
+    solved = Solution(merged(index))
+    out = []
+    for (source, path, module, _), analysis in zip(files, analyses):
+        if isinstance(analysis, FileResult) or (module and analysis.names.is_legacy_module(module)):
+            out.append(analysis if isinstance(analysis, FileResult) else FileResult(path, source, source))
+            continue
+        analysis.see(index, solved)
+        out.append(migrate_analysis(analysis, rules))
+    return out
 
 
 def merge_facts(per_file: Iterable[Mapping[str, list[Any]]]) -> dict[str, list[Any]]:

@@ -37,9 +37,8 @@ from codemods.config import Config, find_config
 from codemods.engine import (
     FileResult,
     ModuleFacts,
-    collect_facts,
     imported_modules,
-    migrate_source,
+    migrate_tree,
     plan_deletions,
 )
 from codemods.legacy import MARKER_PREFIX
@@ -78,10 +77,8 @@ def _settings(max_examples: int, *, shrink: bool = True, derandomize: bool = Tru
 
 
 def _migrate(source: str) -> FileResult:
-    """What the runner does for one file: its own facts as the index, then every registered rule."""
-    index = collect_facts(source, PATH, config=CONFIG, module_name=MODULE_NAME, package_name=PACKAGE_NAME)
-    return migrate_source(source, PATH, config=CONFIG, index=index, module_name=MODULE_NAME,
-                          package_name=PACKAGE_NAME)
+    """What the runner does for one file: one analysis, its own facts as the index, then every registered rule."""
+    return migrate_tree([(source, PATH, MODULE_NAME, PACKAGE_NAME)], config=CONFIG)[0]
 
 
 def legacy_imports(source: str, package: str = PACKAGE_NAME) -> list[str]:

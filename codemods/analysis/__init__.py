@@ -16,8 +16,11 @@ from functools import cached_property
 from typing import Any
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
+    ExpressionContext,
     ExpressionContextProvider,
+    ImportAssignment,
     MetadataWrapper,
     PositionProvider,
     QualifiedNameSource,
@@ -29,7 +32,7 @@ from codemods.analysis.shapes import dotted
 from codemods.analysis.solution import Solution, isolated, solve
 from codemods.analysis.values import Builder
 from codemods.config import Config
-from codemods.legacy import LegacyNames, is_test_file, resolve_relative
+from codemods.legacy import LegacyNames, is_test_file, reexports_of, resolve_relative
 
 Index = Mapping[str, Sequence[Any]]  # section -> facts of every file (see `merge_facts`)
 
@@ -68,6 +71,8 @@ class Analysis:
         self.names = LegacyNames(self.config, {q: c for q, c, *_ in self.index.get("reexports", ())})
         self._qualified: dict[int, frozenset[str]] = {}
         self._local: dict[int, bool] = {}
+        self._plain_names: dict[tuple[int, str], bool] = {}
+        self._qualified_by_name: dict[tuple[int, str], tuple[frozenset[str], bool]] = {}
         self._solved: Solution | None = None
 
     def see(self, index: Index, solved: Solution | None = None) -> None:
@@ -105,8 +110,13 @@ class Analysis:
         own definitions as `<module>.<name>`, builtins as `builtins.<name>`."""
         found = self._qualified.get(id(node))
         if found is None:
-            names, local = set(), False
             scope = self.scopes.get(node)
+            same = self._by_name_key(scope, node)
+            if same is not None and same in self._qualified_by_name:
+                found, local = self._qualified_by_name[same]
+                self._qualified[id(node)], self._local[id(node)] = found, local
+                return found
+            names, local = set(), False
             module = self.module or "__main__"
             for q in scope.get_qualified_names_for(node) if scope is not None else ():
                 if q.source is QualifiedNameSource.IMPORT:
@@ -119,7 +129,29 @@ class Analysis:
                     names.add(q.name if q.name.startswith("builtins.") else f"builtins.{q.name}")
             found = self._qualified[id(node)] = frozenset(names)
             self._local[id(node)] = local
+            if same is not None:
+                self._qualified_by_name[same] = (found, local)
         return found
+
+    def _by_name_key(self, scope: Any, node: cst.CSTNode) -> tuple[int, str] | None:
+        """(scope, dotted name) when every use of this name in this scope means the same (so LibCST's
+        answer, which looks at the bindings before each use, is the same for all): a plain name (or a
+        read of an attribute of one) bound, if at all, in one scope and never by an import. A module
+        that binds `fh` in hundreds of `with` blocks would otherwise cost uses x bindings."""
+        head: cst.CSTNode = node
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if scope is None or not isinstance(head, cst.Name) or \
+                (node is not head and self.contexts.get(node) is not ExpressionContext.LOAD):
+            return None
+        name = (id(scope), head.value)
+        if name not in self._plain_names:
+            bindings = scope[head.value]
+            self._plain_names[name] = not any(isinstance(b, ImportAssignment) for b in bindings) and \
+                len({id(getattr(b, "scope", None)) for b in bindings}) <= 1
+        if not self._plain_names[name]:
+            return None
+        return (id(scope), head.value if node is head else (get_full_name_for_node(node) or ""))
 
     def legacy(self, node: cst.CSTNode) -> str | None:
         """The legacy class a name or attribute refers to, by where it was imported from. None when it
@@ -127,6 +159,11 @@ class Analysis:
         the name from a legacy module and from another (which one a use means is for a person to decide)."""
         if not isinstance(node, (cst.Name, cst.Attribute)):
             return None
+        head = node
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if not isinstance(head, cst.Name) or head.value not in self.legacy_locals:
+            return None  # only an import of something legacy can bind a legacy name (the cheap test first)
         names = self.qualified(node)
         if self._local.get(id(node)):
             return None
@@ -149,6 +186,19 @@ class Analysis:
                 pairs = [(a.evaluated_alias or a.evaluated_name, a.evaluated_name) for a in node.names]
             found.append((node, pairs))
         return found
+
+    @cached_property
+    def reexports(self) -> tuple[tuple[str, str, str], ...]:
+        """(qualified name, legacy class, source) for each module-level `from x import LegacyName` of a
+        non-legacy module: other files may import the name from this one."""
+        if not self.module:
+            return ()
+        top = {id(small) for line in self.tree.body if isinstance(line, cst.SimpleStatementLine) for small in line.body}
+        pairs = [(local, qualified) for node, found in self.imports if id(node) in top
+                 and isinstance(node, cst.ImportFrom) for local, qualified in found]
+        found = reexports_of(self.module, pairs, self.config)
+        sources = dict((f"{self.module}.{local}", qualified) for local, qualified in pairs)
+        return tuple((q, c, sources[q]) for q, c in sorted(found.items()))
 
     @cached_property
     def legacy_locals(self) -> frozenset[str]:

@@ -36,6 +36,7 @@ from codemods.analysis.graph import (
     render,
 )
 
+_NO_KINDS: frozenset[str] = frozenset()
 CONTAINER_METHODS = frozenset({"items", "keys", "values", "get", "append", "extend", "sort", "copy", "count",
                                "index", "clear", "__getitem__", "__contains__"})
 DICT_METHODS = frozenset(dir(dict))
@@ -58,6 +59,7 @@ class Solution:
         self.parent: dict[str, str] = {}
         self.children: dict[str, dict[str, str]] = {}
         self.facts: dict[str, set[tuple[str, str, str]]] = {}
+        self._kinds: dict[str, set[str]] = {}  # root -> the kinds of its facts (kept with `facts`)
         self.sigs: dict[str, tuple[tuple[str, ...], bool]] = {}
         self.fixtures: dict[str, dict[str, str]] = {}  # module -> fixture name -> qualname
         self.arg_param: dict[str, str] = {}  # arg site -> parameter key
@@ -90,7 +92,7 @@ class Solution:
             for a, b in g.unions:
                 self.union(a, b)
             for fact in g.facts:
-                self.facts.setdefault(self.find(fact.key), set()).add((fact.kind, fact.reason, fact.site))
+                self.add(fact.key, fact.kind, fact.reason, fact.site)
             ops.extend(g.ops)
         for op in ops:
             if isinstance(op, ChildOp):
@@ -115,8 +117,13 @@ class Solution:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
+        for table in (self.facts, self._kinds):
+            mine, theirs = table.get(ra, set()), table.pop(rb, set())
+            if len(theirs) > len(mine):  # merge the smaller set into the bigger (unions cost no more than the facts)
+                mine, theirs = theirs, mine
+            mine.update(theirs)
+            table[ra] = mine
         self.parent[rb] = ra
-        self.facts.setdefault(ra, set()).update(self.facts.pop(rb, set()))
         moved = self.children.pop(rb, {})
         for label, child in moved.items():
             self._link(ra, label, child)
@@ -139,7 +146,7 @@ class Solution:
         return self.children[self.find(root)][label]
 
     def kinds(self, key: str) -> set[str]:
-        return {k for k, _, _ in self.facts.get(self.find(key), set())}
+        return self._kinds.get(self.find(key), _NO_KINDS)
 
     def has(self, key: str, kind: str) -> bool:
         return any(k == kind or k.startswith(kind + ":") for k in self.kinds(key))
@@ -150,7 +157,9 @@ class Solution:
 
     def add(self, key: str, kind: str, reason: str, site: str = "") -> None:
         if key and key != "NONE":
-            self.facts.setdefault(self.find(key), set()).add((kind, reason, site))
+            root = self.find(key)
+            self.facts.setdefault(root, set()).add((kind, reason, site))
+            self._kinds.setdefault(root, set()).add(kind)
 
     # deferred operations --------------------------------------------------------------------------------
     def _run(self, pending: list[Op]) -> None:

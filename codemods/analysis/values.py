@@ -103,6 +103,34 @@ _UNDERSTOOD = (cst.Element, cst.DictElement, cst.ListComp, cst.SetComp, cst.Gene
 _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
+_LAYOUT = frozenset({cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.Newline, cst.TrailingWhitespace,
+                     cst.EmptyLine, cst.Comment, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.LeftParen,
+                     cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
+                     cst.RightCurlyBrace, cst.AssignEqual, cst.ImportStar,
+                     cst.Asynchronous})
+_ATOMS = (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary)
+_CONTAINERS = frozenset({cst.List, cst.Tuple, cst.Set, cst.Dict})
+
+
+def _literal(node: cst.CSTNode, depth: int) -> bool:
+    """A constant: a number, a plain string, True/False/None, or (up to `depth` levels) a list, tuple,
+    set or dict of constants. Checked without recursion past `depth`, so nesting costs no more than the walk."""
+    if isinstance(node, _ATOMS):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.UnaryOperation):
+        return isinstance(node.expression, (cst.Integer, cst.Float, cst.Imaginary))
+    if isinstance(node, cst.ConcatenatedString):
+        return isinstance(node.left, cst.SimpleString) and _literal(node.right, 0)
+    if depth <= 0 or type(node) not in _CONTAINERS:
+        return False
+    if isinstance(node, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and _literal(e.key, depth - 1) and _literal(e.value, depth - 1)
+                   for e in node.elements)
+    return all(isinstance(e, cst.Element) and _literal(e.value, depth - 1) for e in node.elements)  # type: ignore[attr-defined]
+
+
 class Builder(cst.CSTVisitor):
     """Walks a module once: parents, statements, the value graph, and node lists for the rules."""
 
@@ -116,6 +144,7 @@ class Builder(cst.CSTVisitor):
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
         self._stack: list[cst.CSTNode] = []
         self.memo: dict[int, str | None] = {}
+        self._loads: dict[tuple[int, str], str | None] = {}  # (scope, name) -> the key a read of it has
         self.handled_calls: set[int] = set()
         self.skip: set[int] = set()  # statements rewritten wholesale (the trainer's save pairs): not in the graph
         self.nodes: dict[str, cst.CSTNode] = {}  # site key -> node of this file
@@ -149,15 +178,21 @@ class Builder(cst.CSTVisitor):
 
     # -- the walk -----------------------------------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if type(node) in _LAYOUT:
+            return False  # whitespace, comments and punctuation: nothing to record (most nodes of a tree)
         if self._stack:
             self.parents[node] = self._stack[-1]
         self._stack.append(node)
         if id(node) in self.skip:  # rewritten wholesale: its parents only, no graph
             node.visit(_Parents(self.parents))
             return False
+        if type(node) in _CONTAINERS and _literal(node, 2):
+            return False  # constant data (the bulk of a generated module): nothing legacy can flow through it
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
+        if type(original_node) in _LAYOUT:
+            return
         super().on_leave(original_node)
         self._stack.pop()
 
@@ -215,14 +250,20 @@ class Builder(cst.CSTVisitor):
         if scope is None:
             return None
         if self.contexts.get(name) is ExpressionContext.LOAD:
-            owners = set()
-            for a in scope[name.value] if name.value in scope else ():  # noqa: SIM401 (a Scope has no .get)
-                node = getattr(a, "node", None)
-                if node is None or isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
-                    return None
-                owners.add(self.scope_name(a.scope))
-            return f"v:{min(owners)}:{name.value}" if owners else None
+            cached = (id(scope), name.value)  # all the bindings of the name: the same answer for every use
+            if cached not in self._loads:
+                self._loads[cached] = self._load_key(scope, name.value)
+            return self._loads[cached]
         return f"v:{self.scope_name(scope)}:{name.value}"
+
+    def _load_key(self, scope: Any, name: str) -> str | None:
+        owners = set()
+        for a in scope[name] if name in scope else ():  # noqa: SIM401 (a Scope has no .get)
+            node = getattr(a, "node", None)
+            if node is None or isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Import, cst.ImportFrom)):
+                return None
+            owners.add(self.scope_name(a.scope))
+        return f"v:{min(owners)}:{name}" if owners else None
 
     def self_attr(self, node: cst.BaseExpression) -> str | None:
         if not isinstance(node, cst.Attribute) or not self.funcs or not isinstance(node.value, cst.Name):
@@ -394,6 +435,8 @@ class Builder(cst.CSTVisitor):
             self.graph.ops.append(SubscriptOp(s, container, is_int, s))
             self.subscripts.append((container, node))
             return s
+        if type(node) in _CONTAINERS and node.elements and _literal(node, 2):  # type: ignore[attr-defined]
+            return self._constant_display(node)
         if isinstance(node, (cst.List, cst.Set, cst.Tuple)):
             s = self.site(node, "display")
             if not isinstance(node, cst.Tuple):
@@ -440,6 +483,24 @@ class Builder(cst.CSTVisitor):
             self.bind(node.target, key, node.value)
             return key
         return None
+
+    def _constant_display(self, node: Any) -> str:
+        """A list, tuple, set or dict of constants (generated modules hold megabytes of them): the facts
+        `value_into` gives each item, once per kind of slot (a `None` item gives none, as there)."""
+        s = self.site(node, "dict" if isinstance(node, cst.Dict) else "display")
+        if isinstance(node, cst.Dict):
+            self.fact(s, K.DICT)
+            slots = [("[]", [e.key for e in node.elements]), ("{v}", [e.value for e in node.elements])]
+        elif isinstance(node, cst.Tuple):  # (a tuple's items are each their own)
+            slots = [(f"({i})", [e.value]) for i, e in enumerate(node.elements)]
+        else:
+            self.fact(s, K.LIST)
+            slots = [("[]", [e.value for e in node.elements])]
+        for label, values in slots:
+            first = next((v for v in values if not (isinstance(v, cst.Name) and v.value == "None")), None)
+            if first is not None:
+                self.value_into(self.child(s, label), first)
+        return s
 
     def args(self, args: Iterable[cst.Arg]) -> tuple[ArgSpec, ...]:
         out = []

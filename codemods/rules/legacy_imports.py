@@ -11,7 +11,6 @@ from codemods.analysis import Analysis, import_module
 from codemods.analysis.shapes import dotted
 from codemods.edits import Edit
 from codemods.imports import Binding, Bindings
-from codemods.legacy import reexports_of
 from codemods.rules._rule import Rule
 
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
@@ -28,13 +27,7 @@ class LegacyImports(Rule):
     def facts(cls, a: Analysis) -> dict[str, list[Any]]:
         """("reexports": (qualified name, legacy class, source)) for each module-level legacy import of a
         non-legacy module: other files may import the name from it."""
-        if not a.module:
-            return {}
-        pairs = [(local, qualified) for node, found in a.imports if a.parent(a.parent(node) or node) is a.tree
-                 and isinstance(node, cst.ImportFrom) for local, qualified in found]
-        found = reexports_of(a.module, pairs, a.config)
-        sources = dict((f"{a.module}.{local}", qualified) for local, qualified in pairs)
-        return {"reexports": [(q, c, sources[q]) for q, c in sorted(found.items())]} if found else {}
+        return {"reexports": list(a.reexports)} if a.reexports else {}
 
     # -- which imports are legacy -------------------------------------------------------------------------
     @staticmethod
