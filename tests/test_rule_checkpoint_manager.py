@@ -167,6 +167,29 @@ def test_fixtures_from_conftest() -> None:
                others={"tests.conftest": conftest})
 
 
+def test_a_fixture_that_yields_its_manager_through_a_variable() -> None:
+    """pytest's value of a generator fixture is what it yields: followed into the tests like a return."""
+    conftest = ("import pytest\n\n" + IMPORT + "\n\n@pytest.fixture\ndef manager(tmp_path):\n"
+                "    mgr = SimpleCheckpointManager(str(tmp_path / 'r'), 'r')\n    yield mgr\n    mgr.load_agent()\n")
+    conftest_after = (NEW_IMPORT + "\n\n@pytest.fixture\ndef manager(tmp_path):\n"
+                      "    mgr = TinyCheckpointManager('r', base_dir=tmp_path)\n    yield mgr\n    mgr.load_latest_agent()\n")
+    conftest_after = "import pytest\n\n" + conftest_after
+    before = "def test_it(manager):\n    manager.save_agent(agent, 1, {})\n"
+    after = "def test_it(manager):\n    manager.save_checkpoint(agent, 1)\n"
+    trees = {"tests.conftest": conftest, "tests.test_it": before}
+    check_rule(CheckpointManagerRule, before, after, sites=[M], module_name="tests.test_it", others=trees)
+    check_rule(PIPELINE, conftest, conftest_after, sites=[L, M, M], module_name="tests.conftest", others=trees)
+
+
+def test_a_manager_yielded_by_a_plain_generator_stays() -> None:
+    """Outside a fixture a yielded value goes wherever the generator's consumers take it: not followed."""
+    source = IMPORT + "\n\ndef managers(names):\n    for name in names:\n        yield SimpleCheckpointManager(f'./train_dir/{name}', name)\n"
+    result = check_rule(CheckpointManagerRule, source, source.replace(
+        "        yield", "        # tinyckpt-migrate: manual: a SimpleCheckpointManager used in a Yield; it stays as it is\n        yield"),
+        sites=[("manual", "checkpoint_manager", "Yield")])
+    assert not [s for s in result.sites if s.outcome == "migrated"]
+
+
 NEAR_MISSES = {
     "a local class called SimpleCheckpointManager": (
         "class SimpleCheckpointManager:\n    def load_agent(self):\n        return None\n\n\n"

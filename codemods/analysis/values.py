@@ -276,6 +276,7 @@ class Builder(cst.CSTVisitor):
     # -- signatures, classes and fixtures (module level and methods of module-level classes) ----------
     def _signatures(self, module: cst.Module) -> None:
         self._qualnames: dict[int, str] = {}
+        self._fixture_qualnames: set[str] = set()
         for stmt in module.body:
             if isinstance(stmt, cst.FunctionDef):
                 self._signature(stmt, f"{self.module}.{stmt.name.value}", False)
@@ -297,6 +298,7 @@ class Builder(cst.CSTVisitor):
             target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
             if self.qualified(target) == "pytest.fixture" and not is_method:
                 self.graph.fixtures[node.name.value] = q
+                self._fixture_qualnames.add(q)
 
     # -- annotations ----------------------------------------------------------------------------------
     def annotate(self, key: str, ann: cst.BaseExpression, depth: int = 0) -> None:
@@ -896,6 +898,16 @@ class Builder(cst.CSTVisitor):
         else:
             self.fact(self.classify(node.value), K.ESC, "returned from a nested function", node)
 
+    def visit_Yield(self, node: cst.Yield) -> None:
+        """A pytest fixture's value is what it yields (the code after the yield is its teardown)."""
+        if self._yields_fixture_value(node):
+            self.value_into(f"r:{self.funcs[-1][0]}", node.value)  # type: ignore[arg-type]
+
+    def _yields_fixture_value(self, node: cst.CSTNode) -> bool:
+        q = self.funcs[-1][0] if self.funcs else None
+        return isinstance(node, cst.Yield) and isinstance(node.value, cst.BaseExpression) and \
+            q is not None and q in self._fixture_qualnames
+
     def visit_Name(self, node: cst.Name) -> None:
         if node.value in self.a.legacy_locals:
             legacy = self.legacy(node)
@@ -984,6 +996,8 @@ class Builder(cst.CSTVisitor):
             return None
         if isinstance(parent, cst.Call) and parent.func is node:
             return (K.ESC, "called")
+        if self._yields_fixture_value(parent):  # (followed: visit_Yield)
+            return None
         return (K.ESC, f"used in a {type(parent).__name__}")
 
     def _attribute(self, node: cst.BaseExpression, key: str, parent: cst.Attribute) -> tuple[str, str] | None:
