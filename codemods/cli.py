@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -13,6 +16,7 @@ from codemods import checkpoints as _checkpoints
 from codemods.config import ConfigError, find_config
 from codemods.files import default_jobs
 from codemods.progress import ProgressBar
+from codemods.workers import WorkerError
 
 # `diff`/`apply` import the runner (and with it LibCST and the rules) when they run: `check` is
 # ast-only, and LibCST's import alone costs about a second on every CI run of `check`.
@@ -20,8 +24,9 @@ from codemods.progress import ProgressBar
 EXIT_CODES = """\
 exit codes:
   diff   0 nothing to do; 1 changes proposed (or manual sites left); 2 usage error or files not processed
-  apply  0 wrote the change (or nothing to do); 1 manual sites remain; 2 usage error, dirty tree,
-         or files not processed / not written
+  apply  0 wrote the change (or nothing to do); 1 manual sites remain; 2 usage error, files to change
+         with uncommitted changes, not in git (see --allow-no-vcs), or files not processed / not written
+         (then nothing is deleted); 130 / 143 interrupted (SIGINT / SIGTERM: what was done is listed)
   check  0 nothing legacy found; 1 legacy references or manual markers found; 2 usage error or files
          not processed
 """
@@ -86,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog=EXAMPLES + "\n" + EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_migration_options(apply)
     apply.add_argument("--allow-dirty", action="store_true",
-                       help="run even if the git work tree has uncommitted changes under PATHs")
+                       help="run even if files it would change or delete have uncommitted changes (other "
+                            "uncommitted or untracked files never stop it)")
+    apply.add_argument("--allow-no-vcs", action="store_true",
+                       help="run outside a git work tree (nothing could undo its writes and deletions)")
     check = sub.add_parser("check", help="CI: report every legacy reference and manual marker left",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _check.add_check_arguments(check)
@@ -116,6 +124,43 @@ def _colour(choice: str, stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM while the run computes (nothing written yet)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum, self.name = signum, signal.Signals(signum).name
+
+
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """While the run computes, SIGINT and SIGTERM raise `Interrupted` (the workers are stopped on the way out)."""
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in _STOPS}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextmanager
+def _signals_flag() -> Iterator[list[int]]:
+    """While files are written, SIGINT and SIGTERM are noted: the file at hand is finished, the rest not begun."""
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _STOPS}
+    try:
+        yield caught
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
 def _migrate(args: argparse.Namespace, apply: bool) -> int:
     from codemods import runner
     from codemods.diffing import (
@@ -136,21 +181,34 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         rules = runner.select_rules(_rule_names(args.only), _rule_names(args.skip))
     except (ConfigError, ValueError) as exc:
         return _error(str(exc))
-    if apply and not args.allow_dirty:
-        dirty = runner.dirty_files(paths)
-        if dirty:
-            shown = "\n".join(f"  {p}" for p in dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
-            return _error("the git work tree has uncommitted changes; commit or stash them first, so the "
-                          "migration can be reviewed with `git diff` (or pass --allow-dirty):\n" + shown)
+    if apply and not args.allow_no_vcs and runner.vcs_status(paths) is None:
+        return _error("not in a git work tree: nothing could undo what apply writes and deletes; commit the "
+                      "project to git first (then review with `git diff`), or pass --allow-no-vcs")
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
-        result = runner.run(paths, config, rules=rules, jobs=args.jobs, progress=bar)
-    except (OSError, ConfigError) as exc:
+        with _signals_raise():
+            result = runner.run(paths, config, rules=rules, jobs=args.jobs, progress=bar)
+    except Interrupted as exc:
+        if bar:
+            bar.close()
+        sys.stderr.write(f"tinyckpt-migrate: interrupted ({exc.name}) before anything was written\n")
+        return 128 + exc.signum
+    except (OSError, ConfigError, WorkerError) as exc:
         return _error(str(exc))
     finally:
         if bar:
             bar.close()
-    applied = runner.apply_changes(result) if apply else None
+    applied = None
+    if apply:
+        dirty = [] if args.allow_dirty else runner.dirty_files(paths, result)
+        if dirty:
+            shown = "\n".join(f"  {p}" for p in dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
+            return _error("files apply would change have uncommitted changes; commit or stash them first, so the "
+                          "migration can be reviewed with `git diff` (or pass --allow-dirty):\n" + shown)
+        for stale in runner.remove_stale_temps(result):
+            sys.stderr.write(f"removed  {stale} (left by an interrupted run)\n")
+        with _signals_flag() as caught:
+            applied = runner.apply_changes(result, stop=lambda: caught[0] if caught else 0)
     out = sys.stdout
     if args.format == "json":
         out.write(as_json(result, applied))
@@ -178,6 +236,10 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
     if args.format == "json" or not apply:
         for line in error_lines(result.errors):
             sys.stderr.write(line + "\n")
+    if applied and applied.skipped and not applied.interrupted:
+        sys.stderr.write("tinyckpt-migrate: nothing was deleted, because a file could not be processed or written "
+                         "(fix it and run apply again); not deleted:\n"
+                         + "".join(f"  {p}\n" for p in applied.skipped))
     if args.report:
         try:
             args.report.write_text(markdown_report(result, applied), encoding="utf-8")
@@ -185,6 +247,12 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
             return _error(f"cannot write report {args.report}: {exc.strerror or exc}")
     if hint := _checkpoints.pending_hint(config):  # legacy run directories the code change leaves behind
         (out if args.format == "text" else sys.stderr).write(hint + "\n")
+    if applied and applied.interrupted:
+        name = signal.Signals(applied.interrupted).name
+        sys.stderr.write(f"tinyckpt-migrate: interrupted ({name}): {len(applied.written)} written, "
+                         f"{len(applied.deleted)} deleted; not done (run apply again to finish):\n"
+                         + "".join(f"  {p}\n" for p in [*applied.unwritten, *applied.skipped]))
+        return 128 + applied.interrupted
     if result.errors or (applied and applied.errors):
         return 2
     if apply:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keyword
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -71,6 +73,15 @@ class Config:
         return tuple(sorted(n.encode() for n in names))
 
 
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _dotted(value: object) -> bool:
+    """A dotted Python name (`tinyckpt`, `metta.agent.policy_store.PolicyStore`), no keyword in it."""
+    return isinstance(value, str) and _DOTTED.fullmatch(value) is not None and \
+        not any(keyword.iskeyword(part) for part in value.split("."))
+
+
 def _strings(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -89,19 +100,27 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"[tool.{CONFIG_TABLE}] unknown key(s): {', '.join(unknown)}")
+    for key in ("legacy-names", "extra-legacy-names"):
+        if not isinstance(table.get(key, {}), dict):
+            raise ConfigError(f"[tool.{CONFIG_TABLE}] {key} must be a table of \"qualified.Name\" = \"LegacyClass\"")
     names = dict(table.get("legacy-names", DEFAULT_LEGACY_NAMES))
     names.update(table.get("extra-legacy-names", {}))
+    if not names:
+        raise ConfigError(f"[tool.{CONFIG_TABLE}] legacy-names is empty: nothing would be migrated")
     for qn, cls in names.items():
-        if cls not in LEGACY_CLASSES or "." not in qn:
+        if cls not in LEGACY_CLASSES or "." not in qn or not _dotted(qn):
             raise ConfigError(
                 f"[tool.{CONFIG_TABLE}] legacy name {qn!r} -> {cls!r}: expected a dotted name mapped to "
                 f"one of {', '.join(sorted(LEGACY_CLASSES))}"
             )
     target = table.get("target", "tinyckpt")
-    if not isinstance(target, str) or not target:
-        raise ConfigError(f"[tool.{CONFIG_TABLE}] target must be a module name")
+    if not _dotted(target):
+        raise ConfigError(f"[tool.{CONFIG_TABLE}] target must be a module name such as \"tinyckpt\" "
+                          f"(got {target!r})")
+    if any(qn == target or qn.startswith(target + ".") for qn in names):
+        raise ConfigError(f"[tool.{CONFIG_TABLE}] target {target!r} is itself named as legacy")
     data_dir = table.get("data-dir")
-    if data_dir is not None and (not isinstance(data_dir, str) or not data_dir):
+    if data_dir is not None and (not isinstance(data_dir, str) or not data_dir.strip()):
         raise ConfigError(f"[tool.{CONFIG_TABLE}] data-dir must be a directory name")
     return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root, data_dir)
 

@@ -22,6 +22,7 @@ from codemods.config import Config
 from codemods.edits import Outcome, apply_edits, apply_more
 from codemods.imports import Bindings, additions, missing
 from codemods.legacy import MARKER_PREFIX, LegacyNames, relative_module
+from codemods.literals import restore, shrink
 from codemods.rules import RULES
 from codemods.rules._rule import Rule
 
@@ -57,8 +58,12 @@ def analyse(source: str, path: str = "<string>", *, config: Config | None = None
             module_name: str | None = None, package_name: str | None = None) -> Analysis | FileResult:
     """The file's one analysis, or the FileResult that says why it cannot be analysed (it does not
     parse; never raises)."""
+    reduced, stand_ins = shrink(source)  # big constant literals stay out of the LibCST tree
     try:
-        return Analysis(source, path, config=config or Config(), module=module_name, package=package_name, index=index)
+        analysis = Analysis(reduced, path, config=config or Config(), module=module_name, package=package_name,
+                            index=index)
+        analysis.original, analysis.stand_ins = source, stand_ins
+        return analysis
     except cst.ParserSyntaxError as exc:
         return FileResult(path, source, source, error=f"cannot parse: {_one_line(exc)}")
     except Exception as exc:  # noqa: BLE001 - the engine never raises
@@ -95,7 +100,7 @@ def migrate_source(
 
 def migrate_analysis(analysis: Analysis, rules: Sequence[type[Rule]] | None = None) -> FileResult:
     """Run the rules over an analysis (see `migrate_source`; the analysis knows the index)."""
-    source, path = analysis.source, analysis.path
+    source, path = analysis.original, analysis.path
     if analysis.module and analysis.names.is_legacy_module(analysis.module):
         return FileResult(path, source, source)
     planner: Rule | None = None
@@ -106,15 +111,20 @@ def migrate_analysis(analysis: Analysis, rules: Sequence[type[Rule]] | None = No
             edits.extend(planner.plan(analysis))
         planner = None
         outcome = _finish(analysis, planners, apply_edits(analysis, edits))
-        new_source = outcome.module.code if outcome.module is not analysis.tree else source
+        new_source = outcome.module.code if outcome.module is not analysis.tree else analysis.source
         sites = _sites(analysis, outcome, path)
+        if analysis.stand_ins:
+            restored = restore(new_source, analysis.stand_ins)
+            if restored is None:
+                return FileResult(path, source, source, error="internal error: a rewrite reached a constant literal")
+            new_source = restored
     except Exception as exc:  # noqa: BLE001 - a bug must never damage a file
         where = f"rule {planner.NAME}" if planner is not None else "engine"
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
     if new_source == source:  # nothing rewritten (a second run's manual sites are still reported, at their markers)
         return FileResult(path, source, source, _place_manual_sites(sites, source))
-    error = _unsafe_output(source, analysis.tree.code, new_source, path)
+    error = _unsafe_output(analysis.source, analysis.tree.code, new_source, path)
     if error:
         return FileResult(path, source, source, error=error)
     return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))

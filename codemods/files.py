@@ -12,12 +12,12 @@ import stat
 import subprocess
 import tempfile
 import tokenize
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from codemods.config import Config
+from codemods.workers import Calls, Pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -341,10 +341,6 @@ def is_package_file(path: Path | str) -> bool:
 
 # -- parallel map ----------------------------------------------------------------------------------
 
-def _run_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> list[Any]:
-    return [fn(item) for item in chunk]
-
-
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
@@ -354,29 +350,18 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], jobs: int | None = No
     """`[fn(x) for x in items]`, spread over `jobs` processes (default: all cores), in order.
 
     `fn` must be picklable (a module-level function or a `functools.partial` of one). Runs serially
-    when `jobs == 1` or there are fewer than `min_parallel` items (a process pool costs more than
-    it saves then). `progress(n)` is called after each chunk of `n` items is done.
+    when `jobs == 1` or there are fewer than `min_parallel` items (processes cost more than they
+    save then). `progress(n)` is called as items are done. The workers are codemods.workers': an
+    exception or an interrupt stops them at once.
     """
     jobs = default_jobs() if not jobs or jobs < 1 else jobs
     items = list(items)
     if jobs == 1 or len(items) < min_parallel:
         results = []
-        step = max(1, len(items) // 100)
-        for start in range(0, len(items), step):
-            part = _run_chunk(fn, items[start:start + step])
-            results.extend(part)
+        for item in items:
+            results.append(fn(item))
             if progress:
-                progress(len(part))
+                progress(1)
         return results
-    # Small chunks keep the cores evenly busy (file sizes vary a lot) and the progress bar moving.
-    size = max(1, min(256, len(items) // (jobs * 8)))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    out: list[list[R] | None] = [None] * len(chunks)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
-        futures = {pool.submit(_run_chunk, fn, chunk): n for n, chunk in enumerate(chunks)}
-        for future in as_completed(futures):
-            n = futures[future]
-            out[n] = future.result()
-            if progress:
-                progress(len(chunks[n]))
-    return [r for part in out if part is not None for r in part]
+    with Pool(Calls, min(jobs, len(items))) as pool:
+        return pool.run("call", fn, items, progress=progress)

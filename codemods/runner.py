@@ -532,26 +532,64 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
 
 # -- writing ---------------------------------------------------------------------------------------
 
-class DirtyTreeError(Exception):
-    """`apply` on a git work tree with uncommitted changes (override with `--allow-dirty`)."""
+#: The temporary files `files.write_atomic` makes (`.<name>.<8 random>.tinyckpt-tmp`): one left behind
+#: by a killed run is removed by the next `apply`, never counted as a change.
+STALE_TEMP = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tinyckpt-tmp")
 
 
-def dirty_files(paths: Sequence[Path]) -> list[str]:
-    """Uncommitted changes (incl. untracked files) under `paths`, per `git status`; [] outside git."""
-    found: list[str] = []
+def vcs_status(paths: Sequence[Path]) -> set[str] | None:
+    """Real paths of the files with uncommitted changes (tracked or untracked) under `paths`, per
+    `git status`; None when a path is not in a git work tree (nothing could undo an `apply`)."""
+    found: set[str] = set()
     for given in paths or [Path(".")]:
         directory = os.fspath(given) if os.path.isdir(given) else os.path.dirname(os.path.abspath(given))
         try:
-            out = subprocess.run(["git", "status", "--porcelain", "-z", "--", os.path.abspath(given)],
-                                 cwd=directory, capture_output=True, timeout=300)
+            top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=directory, capture_output=True,
+                                 timeout=60)
+            if top.returncode != 0:
+                return None
+            out = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                                  os.path.abspath(given)], cwd=directory, capture_output=True, timeout=300)
         except (OSError, subprocess.SubprocessError):
-            continue
+            return None
         if out.returncode != 0:
-            continue  # not a git work tree
-        for entry in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            return None
+        root = top.stdout.decode("utf-8", "surrogateescape").strip()
+        entries = iter(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+        for entry in entries:
             if len(entry) > 3 and entry[2] == " ":
-                found.append(entry[3:])
-    return sorted(set(found))
+                found.add(os.path.realpath(os.path.join(root, entry[3:])))
+                if entry[0] in "RC":
+                    next(entries, None)  # a rename's or copy's source path follows
+    return found
+
+
+def dirty_files(paths: Sequence[Path], result: RunResult) -> list[str] | None:
+    """The files `apply` would change or delete that have uncommitted changes (display paths); None
+    outside git. Unrelated changes (a review report, other work in progress) do not count."""
+    status = vcs_status(paths)
+    if status is None:
+        return None
+    return sorted(c.path for c in result.changes if os.path.realpath(c.file) in status)
+
+
+def remove_stale_temps(result: RunResult) -> list[str]:
+    """Remove what killed earlier runs left of their atomic writes beside the files this run changes."""
+    removed = []
+    for directory in sorted({os.path.dirname(os.path.abspath(c.file)) for c in result.changes}):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if STALE_TEMP.fullmatch(name) and os.path.isfile(path) and not os.path.islink(path):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue
+                removed.append(display_path(path))
+    return removed
 
 
 @dataclass
@@ -560,6 +598,9 @@ class Applied:
     deleted: list[str] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     removed_dirs: list[str] = field(default_factory=list)  # directories the deletions left empty
+    skipped: list[str] = field(default_factory=list)  # deletions not done: a file failed, or an interrupt
+    unwritten: list[str] = field(default_factory=list)  # rewrites not done (an interrupt)
+    interrupted: int = 0  # the signal that stopped the run (0: none)
 
 
 def _pyc_pattern(stems: Iterable[str]) -> re.Pattern[str]:
@@ -624,28 +665,50 @@ def _remove_emptied_dirs(deleted_files: Sequence[str], result: RunResult) -> lis
     return sorted(removed)
 
 
-def apply_changes(result: RunResult) -> Applied:
-    """Write every change atomically and delete what the plan deletes, then remove the directories
-    the deletions left empty (see `_remove_emptied_dirs`).
+def apply_changes(result: RunResult, stop: Callable[[], int] | None = None) -> Applied:
+    """Write every rewritten file atomically, then, only if every file was read, parsed and written,
+    delete what the plan deletes and remove the directories that leaves empty (`_remove_emptied_dirs`).
 
-    A file that changed on disk since it was read is skipped and reported, never overwritten.
+    A file that changed on disk since it was read is skipped and reported, never overwritten. `stop()`
+    (asked between files) returns the signal that asks the run to stop, or 0: what is done stays done,
+    whole, and the rest is listed (`unwritten`, `skipped`).
     """
     done = Applied()
-    deleted_files: list[str] = []
-    for change in result.changes:
+    pending = [c for c in result.changes if not c.deleted]
+    deletions = [c for c in result.changes if c.deleted]
+    for n, change in enumerate(pending):
+        if stop and (signum := stop()):
+            done.interrupted = signum
+            done.unwritten = [c.path for c in pending[n:]]
+            done.skipped = [c.path for c in deletions]
+            return done
         try:
             if read_bytes(change.file) != change.old_bytes:
                 done.errors.append(FileError(change.path, "changed on disk during the run; left alone"))
                 continue
-            if change.deleted:
-                os.unlink(change.file)
-                done.deleted.append(change.path)
-                deleted_files.append(change.file)
-            else:
-                write_atomic(change.file, encode_source(change.new_text or "", change.encoding))
-                done.written.append(change.path)
+            write_atomic(change.file, encode_source(change.new_text or "", change.encoding))
+            done.written.append(change.path)
         except (SourceError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             done.errors.append(FileError(change.path, f"cannot write: {reason}"))
+    if result.errors or done.errors:  # all or nothing: a module is never deleted beside a file that kept its import
+        done.skipped = [c.path for c in deletions]
+        return done
+    deleted_files: list[str] = []
+    for n, change in enumerate(deletions):
+        if stop and (signum := stop()):
+            done.interrupted = signum
+            done.skipped = [c.path for c in deletions[n:]]
+            break
+        try:
+            if read_bytes(change.file) != change.old_bytes:
+                done.errors.append(FileError(change.path, "changed on disk during the run; not deleted"))
+                continue
+            os.unlink(change.file)
+            done.deleted.append(change.path)
+            deleted_files.append(change.file)
+        except (SourceError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            done.errors.append(FileError(change.path, f"cannot delete: {reason}"))
     done.removed_dirs = _remove_emptied_dirs(deleted_files, result)
     return done

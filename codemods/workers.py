@@ -54,6 +54,14 @@ def _serve(conn: Connection, factory: Callable[[], Any]) -> None:
             return
 
 
+class Calls:
+    """The session of a stateless map: `call(item, fn)` is `fn(item)`."""
+
+    @staticmethod
+    def call(item: Any, fn: Callable[[Any], Any]) -> Any:
+        return fn(item)
+
+
 class Local(Generic[T]):
     """The session in this process (same interface as `Pool`)."""
 
@@ -100,20 +108,23 @@ class Pool(Generic[T]):
             self.close()
             raise
 
-    def _assign(self, keys: Sequence[str], weights: Sequence[int]) -> list[int]:
-        """Each item's worker: the one that already has it, else the least loaded (biggest items first)."""
-        where = [self.owner.get(key, -1) for key in keys]
+    def _assign(self, keys: Sequence[str] | None, weights: Sequence[int]) -> list[int]:
+        """Each item's worker: the one that already has it (by key), else the least loaded (biggest
+        items first). Items without keys are not remembered (a stateless map)."""
+        where = [self.owner.get(key, -1) for key in keys] if keys else [-1] * len(weights)
+        load = self.load if keys else [0] * len(self.load)
         for n in sorted((n for n, w in enumerate(where) if w < 0), key=lambda n: -weights[n]):
-            where[n] = min(range(len(self.load)), key=self.load.__getitem__)
-            self.load[where[n]] += weights[n]
-            self.owner[keys[n]] = where[n]
+            where[n] = min(range(len(load)), key=load.__getitem__)
+            load[where[n]] += weights[n]
+            if keys:
+                self.owner[keys[n]] = where[n]
         return where
 
     def run(self, method: str, arg: Any, items: Sequence[Any], keys: Sequence[str] = (),
             weights: Sequence[int] = (), progress: Progress | None = None) -> list[Any]:
-        keys = list(keys) or [str(n) for n in range(len(items))]
+        keys = list(keys)
         weights = list(weights) or [1] * len(items)
-        where = self._assign(keys, weights)
+        where = self._assign(keys or None, weights)
         batches: list[list[tuple[int, Any]]] = [[] for _ in self.workers]
         for number, item in enumerate(items):
             batches[where[number]].append((number, item))
@@ -134,7 +145,7 @@ class Pool(Generic[T]):
                     continue
                 number, value, error = message
                 if error is not None:
-                    raise WorkerError(f"{method} failed on {keys[number]}:\n{error}")
+                    raise WorkerError(f"{method} failed on {keys[number] if keys else items[number]!r}:\n{error}")
                 out[number] = value
                 if progress:
                     progress(1)

@@ -17,7 +17,7 @@ import pytest
 
 from codemods import runner
 from codemods.config import Config
-from codemods.engine import migrate_source
+from codemods.engine import migrate_source, migrate_tree
 from codemods.files import decode_source, encode_source
 from codemods.legacy import prefilter_for
 from codemods.rules import RULES
@@ -267,3 +267,49 @@ def test_newer_python_syntax(tmp_path: Path) -> None:
     result, applied, path = _run(tmp_path, "app/new_syntax.py", data)
     assert not result.changes and not applied.written and path.read_bytes() == data
     assert len(result.errors) == 1 and result.errors[0].message.startswith("cannot parse"), result.errors
+
+
+# -- constant data kept out of LibCST (codemods/literals.py) ------------------------------------
+
+def _data_module(newline: str) -> str:
+    rng = random.Random(3)
+    parts = []
+    for n in range(30):
+        items = ", ".join(f'{i!r}: ({rng.random()!r}, "ünï {i}")' for i in range(40))
+        names = "".join(f"    'name_{n}_{i}',  # comment {i}\n" for i in range(12))
+        parts.append(f"\nTABLE_{n} = {{{items}}}\nNAMES_{n}: list = [\n{names}]\nPAIR_{n} = ({n}, -{n}.5, None, True)\n")
+    tables = "".join(parts)
+    tail = ("\n\ndef load(run_name):\n    mgr = SimpleCheckpointManager(run_dir=f\"./train_dir/{run_name}\", "
+            "run_name=run_name)\n    return mgr.load_agent(), TABLE_3, NAMES_4[0]\n")
+    return (LEGACY + tables + "__all__ = ['resume', 'load']\n" + tail).replace("\n", newline)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_big_constant_literals_stay_out_of_the_parse_and_change_nothing(monkeypatch, newline: str) -> None:
+    from codemods import literals
+
+    text = _data_module(newline)
+    monkeypatch.setattr(literals, "MIN_MODULE", 1)
+    reduced, stand_ins = literals.shrink(text)
+    assert len(stand_ins) == 60 and len(reduced) < len(text) / 3  # the TABLE_ dicts and NAMES_ lists (PAIR_ is small)
+    assert reduced.count(newline) == text.count(newline)  # every line keeps its number
+    shrunk = migrate_tree([(text, "pkg/module.py", "pkg.module", "pkg")])[0]
+    monkeypatch.setattr(literals, "MIN_MODULE", 10**12)
+    whole = migrate_tree([(text, "pkg/module.py", "pkg.module", "pkg")])[0]
+    assert shrunk.error is None and shrunk.changed
+    assert shrunk.new_source == whole.new_source
+    assert shrunk.sites == whole.sites
+    assert [(s.line, s.rule) for s in shrunk.sites if s.rule == "checkpoint_manager"][-2:] == [
+        (text.count(newline, 0, text.index("    mgr = SimpleCheckpointManager(run_dir=f\"./train_dir/{run_name}\", "
+                                                 "run_name=run_name)" + newline + "    return")) + 1, "checkpoint_manager"),
+        (text.count(newline, 0, text.index("    return mgr.load_agent()")) + 1, "checkpoint_manager")]
+    for n in (0, 29):  # the data, byte for byte
+        start = text.index(f"TABLE_{n} = ")
+        assert text[start:text.index(newline, start)] in shrunk.new_source
+
+
+def test_a_rewrite_that_reaches_a_stand_in_is_refused() -> None:
+    from codemods import literals
+
+    assert literals.restore('x = ["tinyckpt-data-ab-0"]\n', {'["tinyckpt-data-ab-0"]': "[1, 2]"}) == "x = [1, 2]\n"
+    assert literals.restore("x = []\n", {'["tinyckpt-data-ab-0"]': "[1, 2]"}) is None

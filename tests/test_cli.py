@@ -196,16 +196,32 @@ def test_apply_json_and_report_with_manual_sites_exits_1(tmp_path, capsys, monke
 
 
 @pytest.mark.skipif(not HAS_GIT, reason="needs git")
-def test_apply_refuses_a_dirty_tree_unless_allowed(tmp_path, capsys, monkeypatch):
+def test_apply_refuses_only_when_files_it_would_change_are_dirty(tmp_path, capsys, monkeypatch):
     root = committed_project(tmp_path)
-    (root / "app" / "plain.py").write_text("import sys\n")
+    (root / "app" / "plain.py").write_text("import sys\n")  # uncommitted, but apply does not touch it
     monkeypatch.chdir(root)
+    code, out, err = main(capsys, "diff", "--report", "MIGRATION.md")  # the README's review workflow
+    assert code == 1 and (root / "MIGRATION.md").exists()  # an untracked file apply does not touch
+    (root / "app" / "use.py").write_text(USER + "# my edit\n")  # a file apply would rewrite
     before = snapshot(root)
     code, out, err = main(capsys, "apply")
     assert code == 2 and out == ""
-    assert "uncommitted changes" in err and "--allow-dirty" in err and "app/plain.py" in err
+    assert "uncommitted changes" in err and "--allow-dirty" in err and "app/use.py" in err
+    assert "app/plain.py" not in err and "MIGRATION.md" not in err
     assert snapshot(root) == before
-    code, out, err = main(capsys, "apply", "--allow-dirty")
+    git(root, "checkout", "app/use.py")
+    code, out, err = main(capsys, "apply")
+    assert code == 0 and (root / "app" / "use.py").read_text() == USER_NEW
+    assert (root / "app" / "plain.py").read_text() == "import sys\n"
+
+
+def test_apply_outside_git_needs_allow_no_vcs(tmp_path, capsys):
+    root = make_project(tmp_path)
+    before = snapshot(root)
+    code, out, err = main(capsys, "apply", str(root))
+    assert (code, out) == (2, "") and "not in a git work tree" in err and "--allow-no-vcs" in err
+    assert snapshot(root) == before
+    code, out, err = main(capsys, "apply", str(root), "--allow-no-vcs")
     assert code == 0 and (root / "app" / "use.py").read_text() == USER_NEW
 
 
@@ -215,7 +231,7 @@ def test_apply_refuses_a_dirty_tree_unless_allowed(tmp_path, capsys, monkeypatch
 ])
 def test_files_that_cannot_be_processed_exit_2_and_stay_byte_identical(tmp_path, capsys, name, content, reason, where):
     root = make_project(tmp_path, {f"app/{name}": content})
-    code, out, err = main(capsys, "apply", str(root), "--allow-dirty")
+    code, out, err = main(capsys, "apply", str(root), "--allow-no-vcs")
     assert code == 2
     assert (root / "app" / name).read_bytes() == content
     assert (root / "app" / "use.py").read_text() == USER_NEW  # the rest of the run completed
@@ -255,6 +271,14 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     (tmp_path / "pyproject.toml").write_text("[tool.tinyckpt-migrate]\nexclude = 'not-a-list'\n")
     code, _, err = main(capsys, "diff", str(tmp_path))
     assert code == 2 and "exclude must be a list of strings" in err
+    for table, said in [("target = 'not a module!'", "target must be a module name"),
+                        ("legacy-names = {}", "legacy-names is empty"),
+                        ("extra-legacy-names = {'not dotted' = 'PolicyStore'}", "expected a dotted name"),
+                        ("target = 'metta.agent.policy_store'", "is itself named as legacy")]:
+        (tmp_path / "pyproject.toml").write_text(f"[tool.tinyckpt-migrate]\n{table}\n")
+        (tmp_path / "m.py").write_text("from metta.agent.policy_metadata import PolicyMetadata\nx = PolicyMetadata()\n")
+        code, out, err = main(capsys, "diff", str(tmp_path))
+        assert (code, out) == (2, "") and said in err, (table, err)  # refused at start: nothing ran
     (tmp_path / "pyproject.toml").write_text("[tool.tinyckpt-migrate\n")
     code, _, err = main(capsys, "apply", str(tmp_path), "--allow-dirty")
     assert code == 2 and "pyproject.toml" in err
@@ -339,7 +363,7 @@ DRIVER = textwrap.dedent("""
         real_fsync(fd)
 
     files.os.fsync = slow_fsync
-    sys.exit(cli.main(["apply", "--jobs", "1", "--allow-dirty", {root!r}]))
+    sys.exit(cli.main(["apply", "--jobs", "1", "--allow-no-vcs", {root!r}]))
 """)
 
 
@@ -369,3 +393,28 @@ def test_a_killed_apply_never_leaves_half_a_file(tmp_path):
             assert content in (before[rel], USER_NEW.encode()), rel
     leftovers = [rel for rel in after if rel not in before]
     assert all(".tinyckpt-tmp" in rel and not rel.endswith(".py") for rel in leftovers)
+
+
+def test_a_write_that_fails_stops_every_deletion(tmp_path, capsys, monkeypatch):
+    """A read-only directory (simulated: the tests may run as root): the other files are written, nothing
+    is deleted (the legacy module stays beside the file that still imports it), exit 2, the deletions listed."""
+    from codemods import files
+
+    root = make_project(tmp_path, {"app/other.py": USER})
+    locked = os.path.realpath(root / "app" / "use.py")
+    real = files.tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if kwargs.get("prefix") == f".{os.path.basename(locked)}." and kwargs.get("dir") == os.path.dirname(locked):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp)
+    code, out, err = main(capsys, "apply", str(root), "--allow-no-vcs")
+    assert code == 2
+    assert (root / "app" / "other.py").read_text() == USER_NEW  # written
+    assert (root / "app" / "use.py").read_text() == USER  # not written: still imports the legacy module
+    assert (root / "metta" / "agent" / "policy_metadata.py").exists() and (root / "tests" / "test_meta.py").exists()
+    assert "use.py:1:1: error: cannot write: Permission denied" in err
+    assert "nothing was deleted" in err and "policy_metadata.py" in err and "test_meta.py" in err
+    assert "deleted  " not in out

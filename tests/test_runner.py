@@ -262,17 +262,28 @@ def _git(root: Path, *args: str) -> None:
                    capture_output=True)
 
 
-def test_dirty_files(tmp_path):
+def test_dirty_files_are_the_ones_the_run_would_touch(tmp_path):
     root = make_project(tmp_path)
-    assert runner.dirty_files([root]) == []  # not a git work tree
+    assert runner.vcs_status([root]) is None  # not a git work tree
+    assert runner.dirty_files([root], run(root)) is None
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "init")
-    assert runner.dirty_files([root]) == []
-    (root / "app" / "plain.py").write_text("import sys\n")
-    (root / "new.py").write_text("")
-    assert runner.dirty_files([root]) == ["app/plain.py", "new.py"]
-    assert runner.dirty_files([root / "metta"]) == []  # only the paths the run would touch
+    assert runner.vcs_status([root]) == set()
+    (root / "app" / "plain.py").write_text("import sys\n")  # tracked, not touched by the run
+    (root / "MIGRATION.md").write_text("report\n")  # untracked, not touched
+    (root / "notes").mkdir()
+    (root / "notes" / "todo.txt").write_text("x\n")  # in an untracked directory
+    status = runner.vcs_status([root])
+    assert {os.path.relpath(p, root) for p in status} == {"app/plain.py", "MIGRATION.md", "notes/todo.txt"}
+    assert runner.dirty_files([root], run(root)) == []
+    assert runner.vcs_status([root / "metta"]) == set()  # only under the paths given
+    (root / "app" / "use.py").write_text(USER + "# edited\n")  # a file the run rewrites
+    legacy = root / "metta" / "agent" / "policy_metadata.py"
+    legacy.write_text(legacy.read_text() + "# edited\n")  # ... and one it deletes
+    result = run(root)
+    assert [os.path.relpath(p, root) for p in runner.dirty_files([root], result)] == [
+        "app/use.py", "metta/agent/policy_metadata.py"]
 
 
 def test_needles_select_files_that_call_into_legacy_modules_and_nothing_else(tmp_path, monkeypatch):

@@ -61,6 +61,8 @@ class Analysis:
                  module: str | None = None, package: str | None = None, index: Index | None = None,
                  tree: cst.Module | None = None) -> None:
         self.source = source
+        self.original = source  # the file's text (`source` may hold stand-ins for constant literals: literals.py)
+        self.stand_ins: dict[str, str] = {}
         self.path = path
         self.config = config or Config()
         self.module = module
