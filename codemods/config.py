@@ -125,24 +125,32 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
     return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root, data_dir)
 
 
+#: What makes a directory a project's root (the configuration is read from its pyproject.toml, if any).
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
 def find_config(start: Path) -> Config:
     """The Config of the project `start` belongs to.
 
-    The project root is the nearest directory at or above `start` with a `pyproject.toml` (its
-    `[tool.tinyckpt-migrate]` table, if any, configures the run; `exclude` and `delete` globs are
-    relative to that root). Without one, the defaults, rooted at `start` (or its parent, for a file).
+    The project root is the nearest directory at or above `start` with a pyproject.toml, setup.cfg,
+    setup.py or .git; its pyproject.toml's `[tool.tinyckpt-migrate]` table, if any, configures the run
+    (`exclude` and `delete` globs are relative to that root). Without a root, the defaults, rooted at
+    `start` (or its parent, for a file).
     """
     start = start.resolve()
     here = start if start.is_dir() else start.parent
     for directory in (here, *here.parents):
+        if not any((directory / marker).exists() for marker in ROOT_MARKERS):
+            continue
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{pyproject}: {exc}") from exc
-            table = data.get("tool", {}).get(CONFIG_TABLE, {})
-            if not isinstance(table, dict):
-                raise ConfigError(f"{pyproject}: [tool.{CONFIG_TABLE}] must be a table")
-            return config_from_table(table, directory)
+        if not pyproject.is_file():
+            return replace(Config(), root=directory)
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: {exc}") from exc
+        table = data.get("tool", {}).get(CONFIG_TABLE, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{pyproject}: [tool.{CONFIG_TABLE}] must be a table")
+        return config_from_table(table, directory)
     return replace(Config(), root=here)

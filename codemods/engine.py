@@ -17,7 +17,7 @@ from typing import Any
 import libcst as cst
 
 from codemods.analysis import Analysis
-from codemods.analysis.solution import Solution, merged
+from codemods.analysis.solution import solve_index
 from codemods.config import Config
 from codemods.edits import Outcome, apply_edits, apply_more
 from codemods.imports import Bindings, additions, missing
@@ -276,7 +276,7 @@ def migrate_tree(files: Sequence[tuple[str, str, str | None, str | None]], *, co
         if isinstance(a, Analysis):
             a.see(base)  # (before the walk: which names are legacy depends on the tree's re-exports)
     index = merge_facts(facts_of(a, rules) for a in analyses if isinstance(a, Analysis))
-    solved = Solution(merged(index))
+    solved = solve_index(index)
     out = []
     for (source, path, module, _), analysis in zip(files, analyses):
         if isinstance(analysis, FileResult) or (module and analysis.names.is_legacy_module(module)):
@@ -309,11 +309,21 @@ def import_base(node: ast.ImportFrom, package: str) -> str:
 
 
 def imported_modules(source: str, module_name: str, is_package: bool) -> set[str]:
-    """Every module a file imports (relative imports resolved; `from a import b` yields a and a.b)."""
+    """Every module a file imports (see `modules_of`); a file `ast` cannot parse imports nothing."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return set()
+    return modules_of(tree, module_name, is_package)
+
+
+_DOTTED_STRING = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def modules_of(tree: ast.AST, module_name: str, is_package: bool) -> set[str]:
+    """Every module a file imports (relative imports resolved; `from a import b` yields a and a.b),
+    and every dotted name passed as a string to a call (`importlib.import_module("a.b")`,
+    `mock.patch("a.b.C")`): deleting that module would break it too."""
     package = module_name if is_package else module_name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -323,6 +333,9 @@ def imported_modules(source: str, module_name: str, is_package: bool) -> set[str
             base = import_base(node, package)
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        elif isinstance(node, ast.Call):
+            found.update(arg.value for arg in node.args if isinstance(arg, ast.Constant) and
+                         isinstance(arg.value, str) and _DOTTED_STRING.fullmatch(arg.value))
     return found
 
 
@@ -349,8 +362,8 @@ def _importers(module_files: Mapping[str, str], facts: Iterable[ModuleFacts]) ->
     return importers
 
 
-def plan_deletions(facts: Sequence[ModuleFacts], config: Config,
-                   legacy_tests: Iterable[str] = (), extra: Iterable[str] = ()) -> tuple[set[str], dict[str, set[str]]]:
+def plan_deletions(facts: Sequence[ModuleFacts], config: Config, legacy_tests: Iterable[str] = (),
+                   extra: Iterable[str] = (), frozen: Iterable[str] = ()) -> tuple[set[str], dict[str, set[str]]]:
     """Which files to delete, and which legacy files must stay (with the files that still need them).
 
     Candidates are the files of legacy modules, test files that only test legacy classes, and the
@@ -358,9 +371,9 @@ def plan_deletions(facts: Sequence[ModuleFacts], config: Config,
     until nothing changes (a kept legacy module keeps the legacy modules it imports).
     """
     module_files = {f.module_name: f.path for f in facts}
-    candidates = {f.path for f in facts if config.is_legacy_module(f.module_name)}
     tests = set(legacy_tests)
-    candidates |= tests | set(extra)
+    candidates = {f.path for f in facts if config.is_legacy_module(f.module_name)} | tests | set(extra)
+    candidates -= set(frozen)  # files outside the run's paths: read, never deleted (they keep what they import)
     importers = _importers(module_files, facts)
     kept: dict[str, set[str]] = {}
     changed = True

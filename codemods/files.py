@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from codemods.config import Config
+from codemods.config import ROOT_MARKERS, Config
 from codemods.workers import Calls, Pool
 
 T = TypeVar("T")
@@ -296,6 +296,21 @@ def _source_root(directory: str, config_root: str) -> str:
         if parent == here:
             return config_root
         here = parent
+
+
+@lru_cache(maxsize=65536)
+def _root_of(directory: str) -> str | None:
+    if any(os.path.exists(os.path.join(directory, m)) for m in ROOT_MARKERS):
+        return directory
+    parent = os.path.dirname(directory)
+    return None if parent == directory else _root_of(parent)
+
+
+def project_root(path: Path | str) -> str | None:
+    """The real path of the project a file or directory belongs to: the nearest directory at or above
+    it with a pyproject.toml, setup.cfg, setup.py or .git; None when there is none."""
+    real = os.path.realpath(path)
+    return _root_of(real if os.path.isdir(real) else os.path.dirname(real))
 
 
 @lru_cache(maxsize=256)

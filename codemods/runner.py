@@ -10,15 +10,15 @@ import ast
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from codemods.analysis import Analysis
 from codemods.analysis.graph import Graph
-from codemods.analysis.solution import Solution, legacy_touching, merged
-from codemods.config import Config
+from codemods.analysis.solution import Solution, legacy_touching, solve_index
+from codemods.config import Config, find_config
 from codemods.engine import (
     FileResult,
     ModuleFacts,
@@ -29,6 +29,7 @@ from codemods.engine import (
     imported_modules,
     merge_facts,
     migrate_analysis,
+    modules_of,
     plan_deletions,
 )
 from codemods.files import (
@@ -41,6 +42,7 @@ from codemods.files import (
     iter_python_files,
     module_name_for,
     parallel_map,
+    project_root,
     read_bytes,
     write_atomic,
 )
@@ -107,6 +109,7 @@ class RunResult:
     # root (no roots: it removes none).
     roots: tuple[str, ...] = ()
     project_root: str | None = None
+    project_roots: tuple[str, ...] = ()  # the root of every project the run held (never removed either)
 
     @property
     def changed(self) -> list[Change]:
@@ -222,7 +225,7 @@ def _scan(file: str, config: Config, top_levels: frozenset[str], words: re.Patte
     except (SyntaxError, ValueError):
         result.strength = "strong"  # LibCST reports it (or parses syntax newer than this Python)
         return result
-    result.imports = frozenset(_modules_of(tree, module, result.is_package))
+    result.imports = frozenset(modules_of(tree, module, result.is_package))
     package = module if result.is_package else module.rpartition(".")[0]
     pairs = [(a.asname or a.name, f"{import_base(node, package)}.{a.name}") for node in tree.body
              if isinstance(node, ast.ImportFrom) for a in node.names if a.name != "*"]
@@ -233,19 +236,6 @@ def _scan(file: str, config: Config, top_levels: frozenset[str], words: re.Patte
         first_party = _first_party_imports(tree, module, result.is_package, config, top_levels)
         result.legacy_only_test = bool(first_party) and all(config.is_legacy_module(m) for m in first_party)
     return result
-
-
-def _modules_of(tree: ast.Module, module_name: str, is_package: bool) -> set[str]:
-    package = module_name if is_package else module_name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = import_base(node, package)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return found
 
 
 @dataclass
@@ -328,7 +318,7 @@ class Session:
     def solved(self, index: dict[str, list[Any]]) -> Solution:
         """The index's graphs solved, once per index (every file of the phase shares it)."""
         if self._solved is None or self._solved[0] is not index:
-            self._solved = (index, Solution(merged(index)))
+            self._solved = (index, solve_index(index))
         return self._solved[1]
 
     def migrate(self, item: _Item, index: dict[str, list[Any]]) -> _Migrated:
@@ -384,7 +374,7 @@ def select_rules(only: Iterable[str] = (), skip: Iterable[str] = (),
     return [r for r in registry if (not only or r.NAME in only) and r.NAME not in skip]
 
 
-def _configured_deletions(config: Config, paths: Sequence[Path], files: Sequence[str]) -> set[str]:
+def _configured_deletions(config: Config, files: Sequence[str]) -> set[str]:
     """Walked files matching a `delete` glob (relative to the project root)."""
     if not config.delete:
         return set()
@@ -435,14 +425,61 @@ def _text_of(file: str) -> str:
         return ""
 
 
+def _projects(paths: Sequence[Path], config: Config) -> list[tuple[Config, list[str], list[str]]]:
+    """The projects the PATHs hold, each its own import space: (its configuration, its files under the
+    PATHs, its other files). A file belongs to the nearest directory above it with a pyproject.toml,
+    setup.cfg, setup.py or .git (else to `config`'s root); `config` is the one of the project it names.
+    The other files are read for what they import and pass around (they are never rewritten or
+    deleted), so nothing outside the PATHs is left importing a deleted module or calling a changed
+    function."""
+    files = [os.fspath(p) for p in iter_python_files(paths, config)]
+    given = os.path.realpath(config.root)
+    groups: dict[str, list[str]] = {}
+    for file in files:
+        groups.setdefault(project_root(file) or given, []).append(file)
+    out = []
+    for root in sorted(groups, key=lambda r: (r != given, r)):
+        project = config if root == given else replace(find_config(Path(root)), root=Path(root))
+        inside = groups[root]
+        covered = any(os.path.realpath(p) in (root, *_parents(root)) for p in paths or [Path(".")])
+        others: list[str] = []
+        if not covered and project_root(root) == root:  # a PATH below the project's root: read the rest of it
+            mine = {os.path.realpath(f) for f in inside}
+            others = [f for f in (os.fspath(p) for p in iter_python_files([Path(root)], project))
+                      if os.path.realpath(f) not in mine and (project_root(f) or given) == root]
+        out.append((project, inside, others))
+    return out
+
+
+def _parents(path: str) -> list[str]:
+    return [str(p) for p in Path(path).parents]
+
+
 def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | None = None,
         jobs: int | None = None, progress: Progress | None = None) -> RunResult:
-    """Compute the whole migration of `paths` (nothing is written)."""
+    """Compute the whole migration of `paths` (nothing is written): each project they hold on its own
+    (see `_projects`), the results together."""
     rules = list(RULES if rules is None else rules)
-    files = [os.fspath(p) for p in iter_python_files(paths, config)]
-    result = RunResult(files_scanned=len(files),
-                       roots=tuple(os.path.realpath(p) for p in paths or [Path(".")] if os.path.isdir(p)),
-                       project_root=os.path.realpath(config.root))
+    roots = tuple(os.path.realpath(p) for p in paths or [Path(".")] if os.path.isdir(p))
+    result = RunResult(roots=roots, project_root=os.path.realpath(config.root))
+    for project, inside, others in _projects(paths, config):
+        part = _run_project(project, inside, others, rules, jobs, progress)
+        result.files_scanned += part.files_scanned
+        result.candidates += part.candidates
+        result.changes += part.changes
+        result.sites += part.sites
+        result.errors += part.errors
+        result.project_roots += (os.path.realpath(project.root),)
+    result.sites.sort(key=lambda s: (s.path, s.line, s.column))
+    result.errors.sort()
+    return result
+
+
+def _run_project(config: Config, inside: list[str], others: list[str], rules: Sequence[type[Rule]],
+                 jobs: int | None, progress: Progress | None) -> RunResult:
+    result = RunResult(files_scanned=len(inside))
+    outside = set(others)
+    files = [*inside, *others]
     top_levels = frozenset(module_name_for(f, config).split(".")[0] for f in files)
 
     tick = progress("scanning", len(files)) if progress else None
@@ -455,9 +492,11 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     legacy_tests = {s.file for s in chosen if s.legacy_only_test}
 
     def items(of: Sequence[_Scanned]) -> list[_Item]:
-        # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten
+        # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten;
+        # files outside the PATHs are read, never rewritten
         return [_Item(s.file, display_path(s.file), s.module, s.is_package, s.data,
-                      keep=s.file not in legacy_tests and not config.is_legacy_module(s.module)) for s in of]
+                      keep=s.file not in legacy_tests and s.file not in outside and not config.is_legacy_module(s.module))
+                for s in of]
 
     first = items([s for s in chosen if s.error is None])
     jobs = default_jobs() if not jobs or jobs < 1 else jobs
@@ -473,8 +512,8 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
         if words:  # one more look at the other files, for the words of the modules where legacy values live
             taken = {s.file for s in chosen}
             pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
-            others = [s.file for s in scanned if s.file not in taken]
-            again = parallel_map(partial(_scan, config=config, top_levels=top_levels, words=pattern), others, jobs)
+            rest = [s.file for s in scanned if s.file not in taken]
+            again = parallel_map(partial(_scan, config=config, top_levels=top_levels, words=pattern), rest, jobs)
             more = _needle_candidates(scanned, facts, again)
             if more:
                 extra = items(more)
@@ -482,12 +521,14 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
                 chosen += more
                 first += extra
         index = merge_facts([base, *(f.facts for f in facts)])
-        result.candidates = len(chosen)
+        index["frozen"] = sorted({s.module for s in chosen if s.file in outside})
+        result.candidates = len([s for s in chosen if s.file not in outside])
         for s in chosen:
-            if s.error:
+            if s.error and s.file not in outside:
                 result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
         kept = {f.file for f in facts if f.kept}
-        todo = [i._replace(data=None if i.file in kept else i.data) for i in first if i.file not in legacy_tests]
+        todo = [i._replace(data=None if i.file in kept else i.data) for i in first
+                if i.file not in legacy_tests and i.file not in outside]
         tick = progress("migrating", len(todo)) if progress else None
         migrated = pool.run("migrate", index, todo, [i.file for i in todo], [len(i.data or b"") for i in todo], tick)
 
@@ -495,10 +536,11 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     modules = {s.file: s for s in scanned}
     facts_of = [ModuleFacts(m.file, modules[m.file].module, m.imports, is_test_file(m.file)) for m in migrated]
     facts_of += [ModuleFacts(s.file, s.module, s.crude_imports) for s in chosen if s.error]
-    facts_of += [ModuleFacts(s.file, s.module, s.imports, True) for s in chosen if s.legacy_only_test and not s.error]
-    tests_of_legacy = [s.file for s in chosen if s.legacy_only_test and s.error is None]
-    configured = _configured_deletions(config, paths, files)
-    to_delete, kept_modules = plan_deletions(facts_of, config, tests_of_legacy, configured)
+    facts_of += [ModuleFacts(s.file, s.module, s.imports, True) for s in chosen
+                 if (s.legacy_only_test or s.file in outside) and not s.error]
+    tests_of_legacy = [s.file for s in chosen if s.legacy_only_test and s.error is None and s.file not in outside]
+    configured = _configured_deletions(config, inside)
+    to_delete, kept_modules = plan_deletions(facts_of, config, tests_of_legacy, configured, frozen=outside)
 
     for m in migrated:
         if m.error:
@@ -522,11 +564,11 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
             if m.new_text != m.old_text:
                 result.changes.append(Change(m.path, file, m.old_text, m.new_text, m.encoding, m.old_bytes, m.mode))
     for file, importers in sorted(kept_modules.items()):
+        if file in outside:
+            continue
         names = ", ".join(sorted(display_path(p) for p in importers))
         result.sites.append(Site(display_path(file), 1, 1, KEEP_RULE, "manual",
                                  f"legacy module kept: still imported by {names}"))
-    result.sites.sort(key=lambda s: (s.path, s.line, s.column))
-    result.errors.sort()
     return result
 
 
@@ -632,7 +674,7 @@ def _remove_emptied_dirs(deleted_files: Sequence[str], result: RunResult) -> lis
     directories, as display paths."""
     if not result.roots:
         return []
-    stops = set(result.roots) | ({result.project_root} if result.project_root else set())
+    stops = set(result.roots) | set(result.project_roots) | ({result.project_root} if result.project_root else set())
     inside = [r.rstrip(os.sep) + os.sep for r in result.roots]
     stems: dict[str, set[str]] = {}  # directory -> stems of the modules deleted from it
     for file in deleted_files:

@@ -293,7 +293,7 @@ class Analysis:
             return Solution([isolated(own)], alone=True)
         if self._solved is not None and own.module in self._solved.modules:
             return self._solved  # the same graphs, this file's included (its walk is deterministic)
-        return solve(own, (g for g in self.index.get("graphs", ()) if isinstance(g, Graph)))
+        return solve(own, (g for g in self.index.get("graphs", ()) if isinstance(g, Graph)), self.index.get("frozen", ()))
 
     def node_of(self, site: str) -> cst.CSTNode | None:
         """The node of a site key of THIS file (sites of other files have no node here)."""

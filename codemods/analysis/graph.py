@@ -183,3 +183,4 @@ class Graph:
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class qualname -> base qualnames
     tests: set[str] = field(default_factory=set)  # functions pytest calls (tests and fixtures)
     places: dict[str, str] = field(default_factory=dict)  # site key -> the module it is in
+    writes: list[str] = field(default_factory=list)  # sites of the trainer's save pairs (they write checkpoints)

@@ -55,7 +55,11 @@ Blocker = tuple[str, str, str, str]  # kind, reason, site, family ("record" | "m
 class Solution:
     """The merged graph of the tree: components, facts, units, verdicts."""
 
-    def __init__(self, graphs: Iterable[Graph], alone: bool = False) -> None:
+    def __init__(self, graphs: Iterable[Graph], alone: bool = False, frozen: Iterable[str] = ()) -> None:
+        #: modules read for their facts but not rewritten (outside the paths of the run): whatever their
+        #: code does with a value stays as it is, so the value's whole unit stays legacy
+        self.frozen = frozenset(frozen)
+        self.callers: dict[str, set[str]] = {}  # function -> the modules that call it
         self.parent: dict[str, str] = {}
         self.children: dict[str, dict[str, str]] = {}
         self.facts: dict[str, set[tuple[str, str, str]]] = {}
@@ -77,6 +81,8 @@ class Solution:
         self.unit_links: list[tuple[str, str]] = []  # keys that migrate together beyond containment
         self.state_loads: list[tuple[str, str]] = []  # trainer-state dict key, the load_trainer_state() call site
         self.places: dict[str, str] = {}  # site key -> the module it is in
+        self.pair_writes: list[str] = []  # sites of the trainer's save pairs (see values.Builder)
+        self.outside_readers = ""  # a module outside the run's paths that reads agent checkpoints the legacy way
         graphs = list(graphs)
         self.modules = frozenset(g.module for g in graphs)
         ops: list[Op] = []
@@ -88,6 +94,7 @@ class Solution:
             self.tests |= g.tests
             self.flows.extend(g.occurrences)
             self.places.update(g.places)
+            self.pair_writes.extend(g.writes)
         for g in graphs:
             for a, b in g.unions:
                 self.union(a, b)
@@ -352,6 +359,7 @@ class Solution:
             self.add(result, K.UNK, f"returned by {callee}()", site)
             return
         self.called.add(target)
+        self.callers.setdefault(target, set()).add(self.places.get(site, ""))
         for arg in args:
             param = mapping.get(arg.site, "")
             if param:
@@ -437,6 +445,7 @@ class Solution:
             if any(k in (K.UNK, K.ESC) or (k == K.ATTR and r not in DICT_METHODS) for k, r, _ in self.facts.get(root, ())):
                 self.blockers.setdefault(self._unit_find(root), []).append(
                     (block("checkpoint_manager"), STATE_ESCAPES, site, ""))
+        self._outside()
         self._disk()
         for producer, receiver, site in self.receivers:
             if not self.genuine_store(receiver):
@@ -448,6 +457,47 @@ class Solution:
                     (block(rule), "a store call on a value this tool cannot prove is a store"
                      + (f" ({why[0]})" if why else "") + "; decide which checkpoint this loads", site, ""))
         self._stores()
+
+    def _outside(self) -> None:
+        """A unit that reaches a module this run does not rewrite stays legacy whole; and while such a
+        module reads agent checkpoints the legacy way, nothing may start writing the tinyckpt layout."""
+        if not self.frozen:
+            return
+        reach: dict[str, str] = {}  # unit -> its first site outside
+        for unit in sorted(self.legacy_units):
+            outside = sorted(s for s in self.members(unit) if self.places.get(s) in self.frozen)
+            if outside:
+                reach[unit] = outside[0]
+                self.blockers.setdefault(unit, []).append((block("outside"), (
+                    f"its {self._noun(unit)} reaches {self.places[outside[0]]}, outside the paths this run was "
+                    "given"), outside[0], ""))
+        frozen_pairs = sorted(s for s in self.pair_writes if self.places.get(s) in self.frozen)
+        if frozen_pairs:  # the trainer outside keeps writing the legacy layout: nothing inside may expect another
+            for unit in sorted({self.unit(k) for k in self.readers if k} & self.legacy_units - set(reach)):
+                reach[unit] = frozen_pairs[0]
+                self.blockers.setdefault(unit, []).append((block("outside"), (
+                    f"it reads agent checkpoints that {self.places[frozen_pairs[0]]} writes, outside the paths this "
+                    "run was given"), frozen_pairs[0], ""))
+        readers = sorted(reach[u] for u in {self.unit(k) for k in self.readers if k} if u in reach
+                         and self.places.get(reach[u]) in self.frozen and reach[u] not in frozen_pairs)
+        if not readers:
+            return
+        self.outside_readers = self.places[readers[0]]
+        pairs = sorted(s for s in self.pair_writes if self.places.get(s) not in self.frozen)
+        if pairs:  # the trainer's save pairs stay (trainer_checkpoint): the layout stays legacy for every reader
+            for unit in sorted({self.unit(k) for k in self.readers if k} & self.legacy_units - set(reach)):
+                reach[unit] = pairs[0]
+                self.blockers.setdefault(unit, []).append((block("outside"), (
+                    f"it reads agent checkpoints the trainer's save in {self.places[pairs[0]]} writes, which stays "
+                    f"legacy while {self.outside_readers}, outside the paths this run was given, reads them"),
+                    pairs[0], ""))
+        for key, _ in self.writers:
+            unit = self.unit(key)
+            if unit not in reach:
+                reach[unit] = readers[0]
+                self.blockers.setdefault(unit, []).append((block("outside"), (
+                    f"the checkpoints it writes are read in {self.places[readers[0]]}, outside the paths this run "
+                    "was given"), readers[0], ""))
 
     def _disk(self) -> None:
         """Checkpoints on disk tie their writers to their readers: while anything writes agent checkpoints
@@ -580,6 +630,9 @@ class Solution:
             if not mine:
                 continue
             where = ", ".join(sorted({self.places.get(b[2], "?") for b in found})[:3])
+            if found[0][0] == block("outside"):
+                out.append((sorted(mine), f"stays legacy: {found[0][1]}; run on the whole project to migrate it"))
+                continue
             head = render(found[0][1], unit in self.half_units).split(";")[0]
             out.append((sorted(mine), f"stays legacy with its {self._noun(unit)} in {where}: {head}; decide there, then run "
                               "again" if own else f"stays legacy: it reads checkpoints that legacy code in {where} "
@@ -634,9 +687,12 @@ class Solution:
         return True
 
     def param_removable(self, param: str) -> bool:
-        """Every call of the parameter's function is known (no reference, no untyped method call)."""
+        """Every call of the parameter's function is known (no reference, no untyped method call), and
+        neither the function nor a caller is in a module this run does not rewrite."""
         fn = param[2:].rpartition(":")[0]
         cls, _, name = fn.rpartition(".")
+        if self.frozen and (self._module_of(fn) in self.frozen or self.callers.get(fn, set()) & self.frozen):
+            return False
         if fn in self.fnrefs or (name == "__init__" and cls in self.fnrefs):
             return False
         is_method = self.sigs.get(fn, ((), False))[1]
@@ -645,14 +701,24 @@ class Solution:
             return False  # an override (or the method it overrides) must keep the same parameters
         return not (is_method and name != "__init__" and name in self.unresolved)
 
+    def _module_of(self, function: str) -> str:
+        """The module that defines a function (its longest prefix that is a module of the tree)."""
+        parts = function.split(".")
+        return next((m for m in (".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)) if m in self.modules), "")
+
     def store_removable(self, key: str) -> bool:
         """A store key nothing legacy needs any more (its bindings can go)."""
         return self.is_store(key) and key not in self.needed
 
 
-def solve(own: Graph, graphs: Iterable[Graph]) -> Solution:
+def solve(own: Graph, graphs: Iterable[Graph], frozen: Iterable[str] = ()) -> Solution:
     """The whole tree: every other module's graph, and this module's `own`."""
-    return Solution([*(g for g in graphs if g.module != own.module), own])
+    return Solution([*(g for g in graphs if g.module != own.module), own], frozen=frozen)
+
+
+def solve_index(index: Mapping[str, Any]) -> Solution:
+    """The whole tree's graphs of an index, solved (`frozen`: the modules the run reads but does not rewrite)."""
+    return Solution(merged(index), frozen=index.get("frozen", ()))
 
 
 def isolated(graph: Graph) -> Graph:

@@ -773,6 +773,7 @@ class Builder(cst.CSTVisitor):
                 i += 1
                 continue
             self.save_pairs.append((stmts[i:i + 4], *found))
+            self.graph.writes.append(self.site(stmts[i], "pair"))
             self.skip.update(id(s) for s in stmts[i:i + 4])
             i += 4
         for first, second in zip(stmts, stmts[1:]):

@@ -28,13 +28,21 @@ class TrainerCheckpoint(Rule):
 
     @classmethod
     def facts(cls, a: Analysis) -> dict[str, list[Any]]:
-        walk = a.walk
-        found: list[Any] = [("keys", tuple(fields)) for *_, fields in walk.save_pairs]
-        found += [("unmatched",)] * len(walk.trainer_saves)
-        return {SECTION: found} if found or walk.trainer_loads else {}
+        walk, module = a.walk, a.module or "__main__"
+        found: list[Any] = [("keys", tuple(fields), module) for *_, fields in walk.save_pairs]
+        found += [("unmatched", (), module)] * len(walk.trainer_saves)
+        found += [("load", (), module)] * len(walk.trainer_loads)
+        return {SECTION: found} if found else {}
 
     def plan(self, a: Analysis) -> Iterable[Edit]:
         walk = a.walk
+        outside = self._outside(a)
+        if outside:  # the trainer's checkpoints are also read or written by code this run does not rewrite
+            for stmts, *_ in walk.save_pairs:
+                yield self.manual(stmts[0], outside)
+            for call in walk.trainer_loads:
+                yield self.manual(call, outside)
+            return
         for stmts, call, dropped, _ in walk.save_pairs:
             note = f" (dropped metadata: {', '.join(dropped)})" if dropped else ""
             yield self.replace(stmts[0], f"save pair -> save_checkpoint(...){note}",
@@ -57,6 +65,18 @@ class TrainerCheckpoint(Rule):
                 yield self.manual(call, LOAD_REASON.format(why=found))
             else:
                 yield from found
+
+    @staticmethod
+    def _outside(a: Analysis) -> str:
+        """Why nothing of the trainer state may change: a module the run does not rewrite reads the agent
+        checkpoints the save pair writes, or saves or loads a TrainerCheckpoint ("" when none does)."""
+        if a.standalone:
+            return ""
+        frozen = set(a.index.get("frozen", ()))
+        where = a.solution.outside_readers or next(
+            (f[2] for f in a.index.get(SECTION, []) if len(f) > 2 and f[2] in frozen), "")
+        return (f"stays legacy: {where}, outside the paths this run was given, reads or writes these checkpoints the "
+                "legacy way; run on the whole project to migrate it") if where else ""
 
     def _load(self, a: Analysis, call: cst.Call, keys: set[str], all_saves_ok: bool) -> str | list[Edit]:
         """The edits of a load, or why it stays."""
