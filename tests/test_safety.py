@@ -178,8 +178,8 @@ def test_a_signal_during_the_writes_finishes_the_file_at_hand_and_lists_the_rest
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
-    written = json.loads(out)["files_changed"] if extra else [l.split(" ", 1)[1] for l in out.splitlines()
-                                                              if l.startswith("migrated ")]
+    written = json.loads(out)["files_changed"] if extra else [line.split(" ", 1)[1] for line in out.splitlines()
+                                                              if line.startswith("migrated ")]
     assert len(written) == 2  # the file being written when the signal came is finished, whole
     after = tree(root)
     assert not [p for p in after if p.endswith(".tinyckpt-tmp")]
