@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
+from libcst.metadata import GlobalScope
 
 from codemods.edits import Edit, Outcome, present, remove, replace
 
@@ -59,11 +60,19 @@ class Bindings:
                 self.items.append(binding)
 
     def _references(self, node: _Import, local: str) -> list[cst.CSTNode]:
+        """The uses of a name an import binds. For a module-level import, also the uses LibCST binds to
+        nothing because they come before it (an annotation, a default, a decorator, module code above a
+        late `# noqa` import): they need it too (a string annotation under `from __future__ import
+        annotations` is still a name a type checker must find)."""
         scope = self.a.scopes.get(node)
         if scope is None:
             return []
-        return [access.node for a in scope.assignments[local] if getattr(a, "node", None) is node
-                for access in a.references]
+        found = [access.node for a in scope.assignments[local] if getattr(a, "node", None) is node
+                 for access in a.references]
+        if isinstance(scope, GlobalScope):  # (code that runs when the module is imported: module and class bodies)
+            found += [access.node for inner in (scope, *self.a.class_scopes) if local in inner.accesses
+                      for access in inner.accesses[local] if not access.referents]
+        return found
 
     def removed(self, node: cst.CSTNode) -> bool:
         """The node is in code the applied edits replaced or removed."""

@@ -118,6 +118,11 @@ NO_CHANGE = {
     "try/except whose fallback is used": (
         "try:\n    from metta.agent.policy_cache import PolicyCache\nexcept ImportError:\n    PolicyCache = None\n\n"
         "print(PolicyCache)\n"),
+    "a late import used by an annotation above it (found by the type-checker oracle)": (
+        "from __future__ import annotations\n\n\ndef f(selector: policy_store.PolicySelectorConfig) -> None:\n"
+        "    pass\n\n\nclass C:\n    kind: PolicySelectorType\n\n\n"
+        "from metta.agent import policy_store  # noqa: E402\n"
+        "from metta.agent.policy_store import PolicySelectorType  # noqa: E402\n"),
     "TYPE_CHECKING block with a live import": (
         "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from app.x import Y\n\n\ndef f(y: 'Y') -> None:\n"
         "    pass\n"),

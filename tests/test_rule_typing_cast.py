@@ -95,3 +95,13 @@ def test_a_record_read_outside_the_type_check_keeps_the_callers_records() -> Non
     result = check_rule(RULES, CALLER, marked, module_name="app.caller", others={"app.lib": lib},
                         sites=[("manual", "held_back", "app.lib")])
     assert [s.outcome for s in result.sites] == ["manual"]  # nothing here migrates: the record stays one
+
+
+def test_a_cast_to_the_wrapper_goes_with_the_wrapper() -> None:
+    """cast(PolicyWrapper, pr) once pr is a path: the cast goes (it was left, marked as a use of the class as
+    a value, while the annotation became str: a cast a type checker rejects)."""
+    before = ("from typing import cast\n\nfrom metta.sim.policy_wrapper import PolicyRecord\n\n\n"
+              "def use(rec: PolicyRecord):\n    return cast(PolicyRecord, rec)\n")
+    after = "def use(rec: str):\n    return rec\n"
+    check_rule(RULES, before, after, sites=[("migrated", "legacy_imports"), ("migrated", "annotations"),
+                                            ("migrated", "typing_cast")])

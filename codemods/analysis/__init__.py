@@ -54,6 +54,19 @@ class _Imports(cst.CSTVisitor):
         return not isinstance(node, _NO_IMPORTS_INSIDE)
 
 
+class _Classes(cst.CSTVisitor):
+    """Every class definition (statements only: no walk into expressions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.ClassDef] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.ClassDef):
+            self.found.append(node)
+        return not isinstance(node, _NO_IMPORTS_INSIDE)
+
+
 class Analysis:
     """Everything the rules need to know about one file (see the module docstring)."""
 
@@ -188,6 +201,14 @@ class Analysis:
                 pairs = [(a.evaluated_alias or a.evaluated_name, a.evaluated_name) for a in node.names]
             found.append((node, pairs))
         return found
+
+    @cached_property
+    def class_scopes(self) -> list[Any]:
+        """The scope of every class body (code that runs at import time, like the module's own)."""
+        visitor = _Classes()
+        self.tree.visit(visitor)
+        found = (self.scopes.get(c.body.body[0]) for c in visitor.found if c.body.body)
+        return [s for s in found if s is not None]
 
     @cached_property
     def reexports(self) -> tuple[tuple[str, str, str], ...]:

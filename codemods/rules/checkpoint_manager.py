@@ -19,6 +19,7 @@ from codemods.analysis.values import (
     ISINSTANCE_REASON,
     MANAGER_NO_COUNTERPART,
     MANAGER_RENAMED,
+    RECORD_CLASSES,
     SAVE_ARGS,
     STATE_ARGS,
     manager_args,
@@ -148,4 +149,9 @@ def _as_value(a: Analysis, node: cst.CSTNode) -> bool:
     parent = a.parent(node)
     if isinstance(parent, cst.Call) and parent.func is node:
         return False
+    if isinstance(parent, cst.Arg) and a.legacy(node) in RECORD_CLASSES:  # cast(R, x) -> x is typing_cast's
+        call = a.parent(parent)
+        if isinstance(call, cst.Call) and call.args and call.args[0] is parent and \
+                a.qualified(call.func) & {"typing.cast", "typing_extensions.cast"}:
+            return False
     return not (isinstance(parent, cst.Attribute) and parent.value is node)
