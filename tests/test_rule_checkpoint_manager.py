@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rule_helpers import check_rule
+from rule_helpers import check_rule, run_rule
 
 from codemods.legacy import MARKER_PREFIX
+from codemods.rules import RULES as ALL_RULES
 from codemods.rules.annotations import Annotations
 from codemods.rules.checkpoint_manager import CheckpointManagerRule
 from codemods.rules.legacy_imports import LegacyImports
@@ -244,3 +245,50 @@ def test_the_manager_class_used_as_a_value_is_manual() -> None:
     after = IMPORT + _fn(f"# tinyckpt-migrate: manual: {AS_VALUE}\nreturn isinstance(mgr, SimpleCheckpointManager)",
                          "mgr")
     check_rule(CheckpointManagerRule, before, after, sites=[("manual", "checkpoint_manager")])
+
+
+# -- issue 17: a manager and every module it reaches migrate together, or not at all --------------
+
+BUILDER = IMPORT + "\n\ndef open_run(root, name):\n    return SimpleCheckpointManager({run_dir}, name)\n"
+USER = ("from app.runs import open_run\n\n\ndef resume(root, name):\n    mgr = open_run(root, name)\n"
+        "    return mgr.load_agent(), mgr.run_name\n")
+
+
+def test_a_manager_built_with_an_opaque_run_dir_changes_nowhere() -> None:
+    """The constructor is manual (run_dir is not visibly base/run): its unit, across modules, stays whole;
+    the marker names what it holds back, the other module says why it is left."""
+    builder = BUILDER.format(run_dir="compute_dir(root, name)")
+    trees = {"app.runs": builder, "app.use": USER}
+    result = run_rule(ALL_RULES, builder, module_name="app.runs", others=trees)
+    [site] = [s for s in result.sites if s.outcome == "manual"]
+    assert site.rule == "checkpoint_manager" and "run_dir is not visibly" in site.message
+    assert "holds back" in site.message and "app.use" in site.message
+    assert not [s for s in result.sites if s.outcome == "migrated"]
+    used = run_rule(ALL_RULES, USER, module_name="app.use", others=trees)
+    assert not [s for s in used.sites if s.outcome == "migrated"]
+    assert used.new_source == USER.replace("    return mgr", "    # tinyckpt-migrate: manual: stays legacy with its "
+                                           "SimpleCheckpointManager in app.runs: run_dir is not visibly "
+                                           "<base_dir>/<run_name>; decide there, then run again\n    return mgr")
+
+
+def test_a_manager_built_with_a_visible_run_dir_migrates_in_every_module() -> None:
+    builder = BUILDER.format(run_dir="os.path.join(root, name)").replace(IMPORT, "import os\n\n" + IMPORT)
+    trees = {"app.runs": builder, "app.use": USER}
+    check_rule(ALL_RULES, builder, NEW_IMPORT + "\n\ndef open_run(root, name):\n    return TinyCheckpointManager(name, "
+               "base_dir=root)\n", module_name="app.runs", others=trees, sites=[L, M])
+    check_rule(ALL_RULES, USER, USER.replace("mgr.load_agent()", "mgr.load_latest_agent()"), module_name="app.use",
+               others=trees, sites=[M])
+
+
+def test_an_annotation_only_parameter_whose_only_caller_stays_legacy_is_unchanged() -> None:
+    """`report(mgr: SimpleCheckpointManager)` does nothing with the manager that would change; its one
+    caller passes a manager that stays legacy: the annotation stays (it would name a class the value is not)."""
+    library = IMPORT + "\n\ndef report(mgr: SimpleCheckpointManager) -> str:\n    return mgr.run_name\n"
+    caller = (IMPORT + "from app.lib import report\n\n\ndef main(d):\n    mgr = SimpleCheckpointManager(d, 'r')\n"
+              "    mgr.find_best_checkpoint('score')\n    return report(mgr)\n")
+    trees = {"app.lib": library, "app.main": caller}
+    result = run_rule(ALL_RULES, library, module_name="app.lib", others=trees)
+    assert result.new_source.replace("# tinyckpt-migrate: manual: stays legacy with its SimpleCheckpointManager in "
+                                     "app.main: find_best_checkpoint has no tinyckpt counterpart (no score metadata); "
+                                     "decide there, then run again\n", "") == library
+    assert not [s for s in result.sites if s.outcome == "migrated"]
