@@ -78,3 +78,20 @@ def main(store: PolicyStore):
 '''
     result = run_rule(RULES, source, module_name="app.main")
     assert [s.rule for s in result.sites] == ["policy_store"]
+
+
+def test_a_writer_stays_while_a_reader_of_its_checkpoints_stays() -> None:
+    """A second manager that only saves (it could migrate alone) would write the tinyckpt layout for readers
+    that stay legacy with the first one (found by the generated training repository's own tests: a test saving
+    a checkpoint by hand for an evaluator that stayed a SimplePolicyStore)."""
+    hand = ("import os\n" + TRAIN.split("\n\n\n")[0] + "\n\n\ndef save(agent, root):\n"
+            "    mgr = SimpleCheckpointManager(run_dir=os.path.join(root, 'hand'), run_name='hand')\n"
+            "    return mgr.save_agent(agent, 7, {})\n")
+    others = {"app.train": TRAIN, "app.play": PLAY, "app.hand": hand}
+    result = run_rule(RULES, hand, module_name="app.hand", others=others)
+    assert not [s for s in result.sites if s.outcome == "migrated"]
+    [site] = result.sites
+    assert site.rule == "held_back" and site.message.startswith(
+        "stays legacy: it writes checkpoints that code staying legacy with app.train reads")
+    alone = run_rule(RULES, hand, module_name="app.hand", others={"app.hand": hand, "app.play": PLAY})
+    assert "save_checkpoint(agent, 7)" in alone.new_source  # with nothing else staying, it migrates

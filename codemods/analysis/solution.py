@@ -519,6 +519,15 @@ class Solution:
                 self.blockers.setdefault(unit, []).append((block("disk"), reason, "", ""))
                 for writer in staying:
                     self.held_by_disk.setdefault(writer, set()).add(unit)
+        # ... and those readers stay legacy: a writer that moved to the tinyckpt layout would write files they
+        # cannot read (a test saving a checkpoint by hand for an evaluator that stays legacy)
+        writing = f"it writes agent checkpoints that code staying legacy reads (in {', '.join(places[:3])})"
+        for key, _ in self.writers:
+            unit = self.unit(key)
+            if unit not in staying and unit in self.legacy_units and not self.blockers.get(unit):
+                self.blockers.setdefault(unit, []).append((block("disk"), writing, "", ""))
+                for writer in staying:
+                    self.held_by_disk.setdefault(writer, set()).add(unit)
 
     def _blocker(self, root: str, kind: str, reason: str) -> tuple[str, str, str] | None:
         """Why this fact keeps its unit legacy (kind, reason, family), or None."""
@@ -607,6 +616,12 @@ class Solution:
         shown = ", ".join(places[:limit]) + (f", +{len(places) - limit} more" if len(places) > limit else "")
         return f"; it holds back {' and '.join(parts)} (in {shown})"
 
+    def _disk_role(self, unit: str, where: str) -> str:
+        """How a unit held back by the checkpoints on disk touches them (for its marker)."""
+        if any(r.startswith("it writes agent checkpoints") for _, r, _, _ in self.blockers.get(unit, [])):
+            return f"it writes checkpoints that code staying legacy with {where} reads"
+        return f"it reads checkpoints that legacy code in {where} writes"
+
     def _noun(self, unit: str) -> str:
         roots = self.unit_roots.get(unit, ())
         return "SimpleCheckpointManager" if any(r in self.manager_roots for r in roots) else \
@@ -635,8 +650,8 @@ class Solution:
                 continue
             head = render(found[0][1], unit in self.half_units).split(";")[0]
             out.append((sorted(mine), f"stays legacy with its {self._noun(unit)} in {where}: {head}; decide there, then run "
-                              "again" if own else f"stays legacy: it reads checkpoints that legacy code in {where} "
-                                                  f"writes, where {head}; decide there, then run again"))
+                              "again" if own else f"stays legacy: {self._disk_role(unit, where)}, where {head}; decide "
+                                                  "there, then run again"))
         return out
 
     # stores ---------------------------------------------------------------------------------------------------
