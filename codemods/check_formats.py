@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from codemods import version
 from codemods.check import CODES, ERROR_CODE, Finding
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -45,8 +46,9 @@ def render_text(findings: Sequence[Finding], files_scanned: int, baselined: int 
 
 
 def render_json(findings: Sequence[Finding], files_scanned: int) -> str:
-    """Exactly `{"files_scanned": int, "findings": [{"path", "line", "column", "code", "name", "message"}]}`."""
-    return json.dumps({"files_scanned": files_scanned, "findings": [f.as_dict() for f in findings]}, indent=2) + "\n"
+    """`{"files_scanned": int, "findings": [{"path", "line", "column", "code", "name", "message"}], "version": str}`."""
+    return json.dumps({"files_scanned": files_scanned, "findings": [f.as_dict() for f in findings],
+                       "version": version()}, indent=2) + "\n"
 
 
 def _escape_data(text: str) -> str:
@@ -93,8 +95,8 @@ def render_sarif(findings: Sequence[Finding], fingerprints: Sequence[str] | None
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": TOOL_NAME, "informationUri": "https://pypi.org/project/tinyckpt/",
-                                "rules": rules}},
+            "tool": {"driver": {"name": TOOL_NAME, "version": version(),
+                                "informationUri": "https://pypi.org/project/tinyckpt/", "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
             "results": results,
         }],

@@ -13,6 +13,7 @@ from typing import Sequence, TextIO
 
 from codemods import check_command as _check
 from codemods import checkpoints as _checkpoints
+from codemods import version
 from codemods.config import ConfigError, find_config
 from codemods.files import default_jobs
 from codemods.progress import ProgressBar
@@ -44,7 +45,10 @@ examples:
 
 
 def _rule_names(values: Sequence[str] | None) -> list[str]:
-    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+    names = [name.strip() for value in values or [] for name in value.split(",")]
+    if any(not name for name in names):
+        raise ValueError("an empty rule name in --only / --skip (see --list-rules)")
+    return names
 
 
 def _jobs(value: str) -> int:
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--list-rules", action="store_true", help="list the rules, in the order they run, and exit")
+    parser.add_argument("--version", action="version", version=f"tinyckpt-migrate {version()}")
     sub = parser.add_subparsers(dest="command", metavar="{diff,apply,check,checkpoints}")
     diff = sub.add_parser("diff", help="dry run: unified diff of every change (deletions included) and a summary",
                           epilog=EXAMPLES + "\n" + EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +127,18 @@ def _colour(choice: str, stream: TextIO) -> bool:
     if choice != "auto":
         return choice == "always"
     return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a report could not be written there, checked before anything else is (None: it can)."""
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        return f"no directory {parent}"
+    if path.is_dir():
+        return "it is a directory"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return None
 
 
 class Interrupted(Exception):
@@ -176,6 +193,10 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
     for path in paths:
         if not path.exists():
             return _error(f"{path}: no such file or directory")
+        if path.is_file() and path.suffix != ".py":
+            return _error(f"{path}: not a Python file (diff and apply migrate .py files)")
+    if args.report is not None and (problem := _unwritable(args.report)):
+        return _error(f"cannot write report {args.report}: {problem}")
     try:
         config = find_config(paths[0])
         rules = runner.select_rules(_rule_names(args.only), _rule_names(args.skip))
@@ -227,7 +248,9 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
             sys.stderr.write(line + "\n")
     else:
         diff = unified_diff(result, colour=_colour(args.color, out))
-        out.write(diff)
+        out.flush()
+        out.buffer.write(diff)  # bytes: each file in its own encoding, as a patch must be
+        out.buffer.flush()
         if diff:
             out.write("\n")
         out.write(summary_table(result))
@@ -265,6 +288,11 @@ def _run_check(args: argparse.Namespace) -> int:
     for path in paths:
         if not Path(path).exists():
             return _error(f"{path}: no such file or directory")
+        if Path(path).is_file() and Path(path).suffix != ".py" and not (
+                getattr(args, "docs", False) and Path(path).suffix.lower() in (".md", ".markdown", ".rst")):
+            hint = " (add --docs to check Markdown / reStructuredText)" if Path(path).suffix.lower() in (
+                ".md", ".markdown", ".rst") else ""
+            return _error(f"{path}: not a Python file{hint}")
     try:
         config = find_config(Path(paths[0]))
     except ConfigError as exc:

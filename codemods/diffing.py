@@ -7,26 +7,28 @@ import json
 from collections import Counter
 from typing import Iterable
 
+from codemods import version
+from codemods.files import encode_source
 from codemods.runner import Applied, Change, FileError, RunResult
 
-_RED, _GREEN, _CYAN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
-_NO_NEWLINE = "\\ No newline at end of file\n"
+_RED, _GREEN, _CYAN, _BOLD, _RESET = b"\033[31m", b"\033[32m", b"\033[36m", b"\033[1m", b"\033[0m"
+_NO_NEWLINE = b"\\ No newline at end of file\n"
 
 
-def _lines(text: str) -> list[str]:
+def _lines(data: bytes) -> list[bytes]:
     """Lines split on `\n` only, as git does (CRLF stays CRLF; form feeds are not line breaks);
     a missing final newline is marked git's way."""
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
+    parts = data.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
     if parts[-1]:
-        lines.append(parts[-1] + "\n" + _NO_NEWLINE)
+        lines.append(parts[-1] + b"\n" + _NO_NEWLINE)
     return lines
 
 
-def _hunks(old: str, new: str) -> list[str]:
-    out = []
-    for line in difflib.unified_diff(_lines(old), _lines(new), n=3, lineterm="\n"):
-        if line.startswith(("---", "+++")) and not out:
+def _hunks(old: bytes, new: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(difflib.unified_diff, _lines(old), _lines(new), n=3, lineterm=b"\n"):
+        if line.startswith((b"---", b"+++")) and not out:
             continue
         if line.endswith(_NO_NEWLINE) and line != _NO_NEWLINE:  # difflib kept the marker glued on
             out.extend([line[: -len(_NO_NEWLINE)], _NO_NEWLINE])
@@ -35,38 +37,39 @@ def _hunks(old: str, new: str) -> list[str]:
     return out
 
 
-def file_diff(change: Change) -> str:
-    """One file's git-style diff (`git apply` accepts it)."""
-    a, b = f"a/{change.path}", f"b/{change.path}"
-    head = [f"diff --git {a} {b}\n"]
+def file_diff(change: Change) -> bytes:
+    """One file's git-style diff, in the file's own bytes (its encoding, BOM and line endings), so that
+    `git apply` and `patch -p1` accept it for every file."""
+    a, b = f"a/{change.path}".encode(), f"b/{change.path}".encode()
+    head = [b"diff --git " + a + b" " + b + b"\n"]
     if change.deleted:
-        head += [f"deleted file mode {change.mode:o}\n", f"--- {a}\n", "+++ /dev/null\n"]
-        return "".join(head + _hunks(change.old_text, ""))
-    head += [f"--- {a}\n", f"+++ {b}\n"]
-    return "".join(head + _hunks(change.old_text, change.new_text or ""))
+        head += [f"deleted file mode {change.mode:o}\n".encode(), b"--- " + a + b"\n", b"+++ /dev/null\n"]
+        return b"".join(head + _hunks(change.old_bytes, b""))
+    head += [b"--- " + a + b"\n", b"+++ " + b + b"\n"]
+    return b"".join(head + _hunks(change.old_bytes, encode_source(change.new_text or "", change.encoding)))
 
 
-def colourize(diff: str) -> str:
+def colourize(diff: bytes) -> bytes:
     out = []
     for line in diff.splitlines(keepends=True):
-        body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
-        if line.startswith(("diff --git", "--- ", "+++ ", "deleted file mode")):
-            out.append(f"{_BOLD}{body}{_RESET}{end}")
-        elif line.startswith("@@"):
-            out.append(f"{_CYAN}{body}{_RESET}{end}")
-        elif line.startswith("+"):
-            out.append(f"{_GREEN}{body}{_RESET}{end}")
-        elif line.startswith("-"):
-            out.append(f"{_RED}{body}{_RESET}{end}")
+        body, end = (line[:-1], b"\n") if line.endswith(b"\n") else (line, b"")
+        if line.startswith((b"diff --git", b"--- ", b"+++ ", b"deleted file mode")):
+            out.append(_BOLD + body + _RESET + end)
+        elif line.startswith(b"@@"):
+            out.append(_CYAN + body + _RESET + end)
+        elif line.startswith(b"+"):
+            out.append(_GREEN + body + _RESET + end)
+        elif line.startswith(b"-"):
+            out.append(_RED + body + _RESET + end)
         else:
             out.append(line)
-    return "".join(out)
+    return b"".join(out)
 
 
-def unified_diff(result: RunResult, colour: bool = False) -> str:
-    """Every change of the run, rewrites and deletions, in path order."""
-    text = "".join(file_diff(c) for c in sorted(result.changes, key=lambda c: c.path))
-    return colourize(text) if colour else text
+def unified_diff(result: RunResult, colour: bool = False) -> bytes:
+    """Every change of the run, rewrites and deletions, in path order (bytes: each file in its encoding)."""
+    data = b"".join(file_diff(c) for c in sorted(result.changes, key=lambda c: c.path))
+    return colourize(data) if colour else data
 
 
 # -- summaries -------------------------------------------------------------------------------------
@@ -103,7 +106,8 @@ def summary_table(result: RunResult) -> str:
 
 
 def as_json(result: RunResult, applied: Applied | None = None) -> str:
-    """design.md's object: files_changed, files_deleted, sites (plus `errors`: files not processed)."""
+    """design.md's object: files_changed, files_deleted, sites (plus `errors`: files not processed, and the
+    tool's `version`)."""
     errors = list(result.errors) + (applied.errors if applied else [])
     data = {
         "files_changed": applied.written if applied else [c.path for c in result.changed],
@@ -111,6 +115,7 @@ def as_json(result: RunResult, applied: Applied | None = None) -> str:
         "sites": [{"path": s.path, "line": s.line, "rule": s.rule, "outcome": s.outcome, "message": s.message}
                   for s in result.sites],
         "errors": [{"path": e.path, "line": e.line, "column": e.column, "message": e.message} for e in errors],
+        "version": version(),
     }
     return json.dumps(data, indent=2) + "\n"
 

@@ -1,8 +1,9 @@
 """The whole migration as one LibCST codemod command, for LibCST's own runner:
 
-    python -m libcst.tool codemod migrate.Migrate --no-format PATH
+    python -m libcst.tool codemod migrate.Migrate PATH
 
-(`.libcst.codemod.yaml` lists `codemods`). LibCST's runner hands each file over on its own, so
+(`.libcst.codemod.yaml` lists `codemods`; in your own project, a `.libcst.codemod.yaml` with
+`modules: ['codemods']` and `formatter: ['cat']`, or `--no-format`, with tinyckpt installed). LibCST's runner hands each file over on its own, so
 the file is migrated as `tinyckpt-migrate` migrates a file run alone: with the project's
 configuration (found from the file, as the CLI finds it) but no cross-file facts, so whatever
 crosses a file boundary is left manual, and nothing is deleted. `tinyckpt-migrate diff/apply` is

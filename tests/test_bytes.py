@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import random
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -230,6 +232,37 @@ def test_legacy_files_are_rewritten_in_their_own_newlines_and_encoding(tmp_path:
         compile(out, name, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     again = runner.run([project], Config(root=project), jobs=2)  # a second run finds nothing more to do
     assert not again.changes and not again.errors
+
+
+@needs_checkpoint_manager
+@pytest.mark.skipif(not shutil.which("git") or not shutil.which("patch"), reason="needs git and patch")
+def test_the_diff_applies_with_git_apply_and_patch_in_every_encoding(tmp_path: Path) -> None:
+    """`diff`'s output is a patch in each file's own bytes: `git apply` and `patch -p1` turn the legacy
+    tree into exactly what `apply` writes (a latin-1 file's patch used to carry UTF-8 text)."""
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.tinyckpt-migrate]\n", encoding="utf-8")
+    for name, (transform, newline, encoding, prefix) in LEGACY_CASES.items():
+        (project / "app" / name).write_bytes(prefix + transform(LEGACY).replace("\n", newline).encode(encoding))
+    (project / "app" / "metta_rl.py").write_bytes(b"")  # an untouched file
+    copies = {how: tmp_path / how for how in ("git", "patch", "apply")}
+    for copy in copies.values():
+        shutil.copytree(project, copy)
+    done = subprocess.run([sys.executable, "-m", "codemods", "diff", "--jobs", "1", "."], cwd=project,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    patch = done.stdout.split(b"\n\nfile ", 1)[0] + b"\n"  # the diff, without the summary table
+    (tmp_path / "p.diff").write_bytes(patch)
+    subprocess.run(["git", "init", "-q"], cwd=copies["git"], check=True)
+    subprocess.run(["git", "apply", str(tmp_path / "p.diff")], cwd=copies["git"], check=True, capture_output=True)
+    subprocess.run(["patch", "-p1", "-s", "-i", str(tmp_path / "p.diff")], cwd=copies["patch"], check=True,
+                   capture_output=True)
+    result = runner.run([copies["apply"]], Config(root=copies["apply"]), jobs=1)
+    assert runner.apply_changes(result).errors == [] and len(result.changes) == len(LEGACY_CASES)
+    for name in LEGACY_CASES:
+        want = (copies["apply"] / "app" / name).read_bytes()
+        assert (copies["git"] / "app" / name).read_bytes() == want, name
+        assert (copies["patch"] / "app" / name).read_bytes() == want, name
 
 
 # -- what LibCST cannot reproduce, and syntax this Python does not know ----------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from codemods import version
 from codemods.check import CODES, Finding, check_doc, check_source
 from codemods.check_command import add_check_arguments, run_check
 from codemods.config import Config, find_config
@@ -471,7 +472,7 @@ def test_text_format_and_exit_1(tree, capsys):
 def test_json_format_exact_shape(tree, capsys):
     code, out, _ = run(capsys, tree, "--format", "json")
     data = json.loads(out)
-    assert code == 1 and set(data) == {"files_scanned", "findings"} and data["files_scanned"] == 4
+    assert code == 1 and set(data) == {"files_scanned", "findings", "version"} and data["files_scanned"] == 4
     assert data["findings"][0] == {"path": "pkg/train.py", "line": 1, "column": 38, "code": "TCK001",
                                    "name": PS, "message": "import of legacy PolicyStore from metta.agent.policy_store"}
     assert all(list(f) == ["path", "line", "column", "code", "name", "message"] for f in data["findings"])
@@ -521,7 +522,7 @@ def test_clean_tree_exits_0(tmp_path, capsys, monkeypatch):
     code, out, _ = run(capsys, tmp_path)
     assert code == 0 and out == "No legacy references found (2 files scanned).\n"
     code, out, _ = run(capsys, tmp_path, "--format", "json")
-    assert code == 0 and json.loads(out) == {"files_scanned": 2, "findings": []}
+    assert code == 0 and json.loads(out) == {"files_scanned": 2, "findings": [], "version": version()}
 
 
 def test_bad_files_are_reported_and_exit_2(tree, capsys):
@@ -582,7 +583,7 @@ def test_docs_flag(tree, capsys):
     (tree / "notes.rst").write_text("Nothing legacy.\n")
     (tree / "pkg" / "NOTES.md").write_text("from metta.agent.policy_store import PolicyStore\n")
     code, out, _ = run(capsys, tree, "--format", "json", paths=["pkg/NOTES.md"])  # named explicitly: not Python
-    assert code == 0 and json.loads(out) == {"files_scanned": 0, "findings": []}
+    assert code == 0 and json.loads(out) == {"files_scanned": 0, "findings": [], "version": version()}
     (tree / "pkg" / "NOTES.md").unlink()
     code, out, _ = run(capsys, tree, "--format", "json")
     assert json.loads(out)["files_scanned"] == 4

@@ -28,10 +28,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from golden_helpers import decide_half  # noqa: E402
+
 from codemods import checkpoints, cli, runner  # noqa: E402
 from codemods.config import Config, ConfigError, config_from_table, find_config  # noqa: E402
-from codemods.legacy import MANAGER_STATE_DROPPED, MANAGER_STATE_KEYS, TRAINER_CHECKPOINT_DROPPED  # noqa: E402
-from golden_helpers import decide_half  # noqa: E402
+from codemods.legacy import (  # noqa: E402
+    MANAGER_STATE_DROPPED,
+    MANAGER_STATE_KEYS,
+    TRAINER_CHECKPOINT_DROPPED,
+)
 from tinyckpt import TinyCheckpointManager  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -124,7 +124,7 @@ def test_diff_json(tmp_path, capsys, monkeypatch):
     code, out, _ = main(capsys, "diff", "--format", "json")
     data = json.loads(out)
     assert code == 1
-    assert set(data) == {"files_changed", "files_deleted", "sites", "errors"}
+    assert set(data) == {"files_changed", "files_deleted", "sites", "errors", "version"}
     assert data["files_changed"] == ["app/manual.py", "app/use.py"]
     assert data["files_deleted"] == []  # the module stays for app/manual.py, and so does its test
     assert data["errors"] == []
@@ -418,3 +418,29 @@ def test_a_write_that_fails_stops_every_deletion(tmp_path, capsys, monkeypatch):
     assert "use.py:1:1: error: cannot write: Permission denied" in err
     assert "nothing was deleted" in err and "policy_metadata.py" in err and "test_meta.py" in err
     assert "deleted  " not in out
+
+
+def test_version_and_cli_edges(tmp_path, capsys):
+    from codemods import version
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"tinyckpt-migrate {version()}\n"
+    root = make_project(tmp_path / "p")
+    code, out, err = main(capsys, "diff", str(root), "--only", "")  # used to run every rule
+    assert (code, out) == (2, "") and "empty rule name" in err
+    code, out, err = main(capsys, "diff", str(root), "--skip", "meta_to_dict,")
+    assert (code, out) == (2, "") and "empty rule name" in err
+    (root / "NOTES.md").write_text("We still use PolicyStore.\n")
+    code, out, err = main(capsys, "diff", str(root / "NOTES.md"))  # used to try to parse Markdown
+    assert (code, out) == (2, "") and "NOTES.md: not a Python file" in err
+    code, out, err = main(capsys, "check", str(root / "NOTES.md"))  # used to say "0 files scanned", exit 0
+    assert (code, out) == (2, "") and "not a Python file (add --docs" in err
+    code, out, err = main(capsys, "check", "--docs", str(root / "NOTES.md"))
+    assert code == 1 and "TCK200" in out
+    before = snapshot(root)
+    code, out, err = main(capsys, "apply", str(root), "--allow-no-vcs", "--report", str(tmp_path / "missing" / "r.md"))
+    assert (code, out) == (2, "") and "cannot write report" in err and "no directory" in err
+    assert snapshot(root) == before  # refused before anything was written
+    code, out, _ = main(capsys, "diff", str(root), "--format", "json")
+    assert json.loads(out)["version"] == version()

@@ -16,7 +16,7 @@ def test_libcst_runner_migrates_each_file_on_its_own(tmp_path: Path) -> None:
     (tmp_path / "meta.py").write_text(LEGACY)
     (tmp_path / "manual.py").write_text(MANUAL)
     (tmp_path / "plain.py").write_text("import os\n")
-    done = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "migrate.Migrate", "--no-format",
+    done = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "migrate.Migrate",
                            "--hide-progress", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "meta.py").read_text() == (
@@ -27,3 +27,15 @@ def test_libcst_runner_migrates_each_file_on_its_own(tmp_path: Path) -> None:
     assert "wandb://" in done.stderr  # the manual site is a warning of the runner
     assert (tmp_path / "plain.py").read_text() == "import os\n"
     assert "Failed to codemod 0 files" in done.stderr
+
+
+def test_a_project_of_its_own_runs_it_from_its_own_libcst_config(tmp_path: Path) -> None:
+    """What a user does (docs/migration.md): their `.libcst.codemod.yaml` lists the installed `codemods`."""
+    (tmp_path / ".libcst.codemod.yaml").write_text("generated_code_marker: '@generated'\nformatter: ['cat']\n"
+                                                   "blacklisted_patterns: []\nmodules:\n- 'codemods'\nrepo_root: '.'\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'mine'\n")
+    (tmp_path / "meta.py").write_text(LEGACY)
+    done = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "migrate.Migrate", "--hide-progress", "."],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "PolicyMetadata" not in (tmp_path / "meta.py").read_text()

@@ -3,6 +3,7 @@ pass-through of map_location / weights_only, save order. (Crash and distributed 
 test_tinyckpt_crash.py and test_tinyckpt_distributed.py.)"""
 import os
 import pickle
+import re
 import stat
 from pathlib import Path
 
@@ -389,3 +390,14 @@ def test_builds_without_distributed_still_save(mgr, monkeypatch):
     monkeypatch.setattr(torch.distributed, "is_initialized", absent)
     monkeypatch.setattr(torch.distributed, "get_rank", absent)
     assert mgr.save_checkpoint(agent(1), 1).is_file()
+
+
+@pytest.mark.parametrize("epoch, error", [(5.0, TypeError), (True, TypeError), ("3", TypeError), (None, TypeError),
+                                          (-1, ValueError)])
+def test_an_epoch_is_a_non_negative_int(mgr, epoch, error):
+    """Not Python's raw "Unknown format code 'd'" for 5.0, not epoch 1 for True, no negative epochs."""
+    with pytest.raises(error, match=rf"tinyckpt: an epoch is an int >= 0, not {re.escape(repr(epoch))}"):
+        mgr.save_checkpoint(agent(1), epoch)
+    with pytest.raises(error):
+        tinyckpt.checkpoint_path("r", epoch)
+    assert not mgr.checkpoint_dir.exists() or not list(mgr.checkpoint_dir.iterdir())  # nothing written

@@ -85,7 +85,9 @@ class TinyCheckpointManager:
         self.run_name, self.base_dir, self.checkpoint_dir = run_name, Path(base_dir), Path(base_dir, run_name, "checkpoints")
 
     def _path(self, kind: str, epoch: int) -> Path:
-        return self.checkpoint_dir / f"{kind}_epoch_{epoch:d}.pt"  # ":d" refuses non-integer epochs
+        if isinstance(epoch, bool) or not hasattr(epoch, "__index__") or epoch.__index__() < 0:  # ints, numpy ints, 0-d tensors
+            raise (ValueError if hasattr(epoch, "__index__") and not isinstance(epoch, bool) else TypeError)(f"tinyckpt: an epoch is an int >= 0, not {epoch!r}")
+        return self.checkpoint_dir / f"{kind}_epoch_{epoch.__index__()}.pt"
 
     def exists(self) -> bool:
         """True when the run has at least one complete checkpoint (an agent file)."""
@@ -111,8 +113,7 @@ class TinyCheckpointManager:
         Errors and the pickle caveat as for ``load_latest_agent``.
         """
         epochs = [e for e in self.list_epochs() if epoch in (None, e)]  # the asked epoch, or all
-        path = epochs and self._path("trainer", epochs[-1])
-        state = _load(path, map_location, weights_only) if path and path.is_file() else None
+        state = _load(path, map_location, weights_only) if epochs and (path := self._path("trainer", epochs[-1])).is_file() else None
         return None if state is None else {**state, "epoch": epochs[-1]}
 
     def save_checkpoint(self, agent, epoch: int, trainer_state: dict | None = None) -> Path:
@@ -174,8 +175,7 @@ def list_checkpoints(path_or_uri) -> list[str]:
     A ``file://`` prefix is stripped as-is (no percent-decoding, as the legacy store did).
     """
     p = Path(os.fspath(path_or_uri).removeprefix("file://"))
-    d = os.path.join(p / "checkpoints" if (p / "checkpoints").is_dir() else p, "")  # str, ends in a separator
-    return [str(p)] if p.is_file() else [f"{d}agent_epoch_{e}.pt" for e in _epochs(d)]
+    return [str(p)] if p.is_file() else [os.path.join(d, f"agent_epoch_{e}.pt") for d in [p / "checkpoints" if (p / "checkpoints").is_dir() else p] for e in _epochs(d)]
 
 
 def latest_checkpoint(path_or_uri) -> str:
