@@ -7,8 +7,7 @@ Draws `--modules` modules (default 200) from the property tests' strategy
 every run measures the same modules. Then, in this one process, times for each module what
 `tests/test_properties.py::_migrate` does (what the runner does for one file):
 
-    index = collect_facts(source, PATH, config=CONFIG, module_name=MODULE_NAME, package_name=PACKAGE_NAME)
-    migrate_source(source, PATH, config=CONFIG, index=index, module_name=MODULE_NAME, package_name=PACKAGE_NAME)
+    migrate_tree([(source, PATH, MODULE_NAME, PACKAGE_NAME)], config=CONFIG)  # (codemods.engine)
 
 Drawing is not timed. Before timing, a small fixed legacy module (WARMUP, not one of the drawn
 ones, so no same-source cache can favour a measured module) is migrated `--warmup` times (default
@@ -43,7 +42,7 @@ from property_helpers.legacy_modules import (
 )
 
 from codemods.config import Config
-from codemods.engine import collect_facts, migrate_source
+from codemods.engine import migrate_tree
 
 CONFIG = Config()
 PATH = MODULE_NAME.replace(".", "/") + ".py"
@@ -73,10 +72,9 @@ def draw_modules(count: int) -> list[GeneratedModule]:
 
 
 def migrate(source: str):
-    """What tests/test_properties.py::_migrate does: the module's own facts as the index, then every rule."""
-    index = collect_facts(source, PATH, config=CONFIG, module_name=MODULE_NAME, package_name=PACKAGE_NAME)
-    return migrate_source(source, PATH, config=CONFIG, index=index, module_name=MODULE_NAME,
-                          package_name=PACKAGE_NAME)
+    """What tests/test_properties.py::_migrate does (what the runner does for one file): one analysis,
+    its own facts as the index, then every rule."""
+    return migrate_tree([(source, PATH, MODULE_NAME, PACKAGE_NAME)], config=CONFIG)[0]
 
 
 class OutOfBudget(Exception):
