@@ -30,6 +30,8 @@ exit codes:
          (then nothing is deleted); 130 / 143 interrupted (SIGINT / SIGTERM: what was done is listed)
   check  0 nothing legacy found; 1 legacy references or manual markers found; 2 usage error or files
          not processed
+  checkpoints  0 nothing to convert (or all converted with --write); 1 conversions proposed (dry run);
+         2 files that cannot be converted
 """
 
 EXAMPLES = """\
@@ -38,7 +40,7 @@ examples:
   tinyckpt-migrate diff src/ tests/ | less -R # only these paths
   tinyckpt-migrate diff --format json         # {"files_changed", "files_deleted", "sites", "errors"}
   tinyckpt-migrate apply --report MIGRATION.md  # write it; Markdown report of every manual site
-  tinyckpt-migrate apply --only meta_to_dict  # run one rule (see --list-rules)
+  tinyckpt-migrate apply --only policy_metadata  # run one rule (see --list-rules)
   tinyckpt-migrate check --format github      # CI: fail while anything legacy remains
   python -m codemods diff                     # the same, without the console script
 """
@@ -82,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tinyckpt-migrate",
         description="Migrate a codebase off the legacy policy store onto tinyckpt, show the change as a "
                     "diff, and keep CI red while anything legacy remains.",
-        epilog=EXAMPLES + "\n" + EXIT_CODES + "\nconfiguration: [tool.tinyckpt-migrate] in the nearest pyproject.toml "
-               "(legacy-names, extra-legacy-names, target, exclude, delete)",
+        epilog=EXAMPLES + "\n" + EXIT_CODES + "\nconfiguration:\n  [tool.tinyckpt-migrate] in the pyproject.toml of the project root (the nearest "
+               "directory with a\n  pyproject.toml, setup.cfg, setup.py or .git): legacy-names, extra-legacy-names, "
+               "target, exclude,\n  delete, data-dir. Documentation: README.md and docs/ in the repository.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--list-rules", action="store_true", help="list the rules, in the order they run, and exit")
