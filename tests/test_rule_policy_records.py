@@ -234,3 +234,50 @@ from tinyckpt import parse_checkpoint_path
 def show(uri):
     print(parse_checkpoint_path(load(uri))[0])
 '''
+
+
+STATS = '''class EvalStats:
+    def record(self, pr):
+        return pr.uri
+
+
+class SubStats(EvalStats):
+    def record(self, pr):
+        return f"{pr.metadata.epoch}"
+'''
+STATS_USER = '''from metta.agent.policy_store import PolicyStore
+from app.stats import EvalStats, SubStats
+
+
+def by_construction(store: PolicyStore):
+    stats = SubStats()
+    return stats.record(store.policy_record("./train_dir/run"))
+
+
+def by_annotation(store: PolicyStore, stats: EvalStats):
+    return stats.record(store.policy_record("./train_dir/run"))
+'''
+
+
+def test_a_record_passed_to_a_method_of_a_first_party_class_follows_it_into_every_override() -> None:
+    """issue 14: `obj.m(record)` where obj's class is known (constructed, even without an __init__ of its own,
+    or annotated): the record flows into m's parameter in the class and in every subclass's override."""
+    trees = {"app.stats": STATS, "app.use": STATS_USER}
+    user_after = ("from app.stats import EvalStats, SubStats\nfrom tinyckpt import latest_checkpoint\n\n\n"
+                  "def by_construction():\n    stats = SubStats()\n"
+                  "    return stats.record(latest_checkpoint(\"./train_dir/run\"))\n\n\n"
+                  "def by_annotation(stats: EvalStats):\n    return stats.record(latest_checkpoint(\"./train_dir/run\"))\n")
+    stats_after = "from tinyckpt import parse_checkpoint_path\n\n\n" + STATS.replace(
+        "return pr.uri", "return pr").replace("{pr.metadata.epoch}", "{parse_checkpoint_path(pr)[1]}")
+    check_rule(RULES, STATS, stats_after, module_name="app.stats", others=trees, others_after={"app.use": user_after})
+    check_rule(RULES, STATS_USER, user_after, module_name="app.use", others=trees, others_after={"app.stats": stats_after})
+
+
+def test_an_override_that_reads_what_a_path_lacks_keeps_the_whole_hierarchy_a_record() -> None:
+    stats = STATS.replace("{pr.metadata.epoch}", "{pr.metadata['score']}")
+    trees = {"app.stats": stats, "app.use": STATS_USER}
+    result = run_rule(RULES, stats, module_name="app.stats", others=trees)
+    assert not [s for s in result.sites if s.outcome == "migrated"]
+    assert "return pr.uri" in result.new_source  # the base class's method stays a record method too
+    used = run_rule(RULES, STATS_USER, module_name="app.use", others=trees)
+    assert not [s for s in used.sites if s.outcome == "migrated"]

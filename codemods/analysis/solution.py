@@ -242,8 +242,9 @@ class Solution:
 
     def _method_call(self, op: MethodCallOp, final: bool) -> bool:
         t = self.type_of(op.receiver)
-        if t and f"{t}.{op.attr}" in self.sigs:
-            self.bind_call(f"{t}.{op.attr}", op.args, op.result, True, op.site)
+        method = self.lookup(t, op.attr) if t else None
+        if method:  # the definition its class inherits, and (bind_call) every override below that class
+            self.bind_call(method, op.args, op.result, True, op.site)
             return True
         if not final:
             return False
@@ -324,10 +325,36 @@ class Solution:
         cls, _, name = method.rpartition(".")
         return [method] + sorted(f"{d}.{name}" for d in self.bases if cls in self.ancestors(d) and f"{d}.{name}" in self.sigs)
 
+    def mro(self, cls: str) -> list[str]:
+        """A first-party class and its first-party bases, in lookup order (left to right, depth first,
+        each once: C3 for the hierarchies that matter here)."""
+        order: list[str] = []
+
+        def visit(c: str) -> None:
+            if c not in order:
+                order.append(c)
+                for base in self.bases.get(c, ()):
+                    visit(base)
+        visit(cls)
+        return order
+
+    def lookup(self, cls: str, name: str) -> str | None:
+        """The method `name` an instance of `cls` runs: its own, else the first base's that defines it."""
+        return next((f"{c}.{name}" for c in self.mro(cls) if f"{c}.{name}" in self.sigs), None)
+
+    def _plain_class(self, cls: str) -> bool:
+        """A first-party class whose bases are all first-party (so no __init__ anywhere means object's)."""
+        return cls in self.bases and all(b in self.bases or b == "builtins.object" for c in self.mro(cls)
+                                         for b in self.bases.get(c, ()))
+
     def map_args(self, callee: str, args: Iterable[Any], bound: bool) -> tuple[str | None, dict[str, str]]:
         """The function (or class __init__) a call reaches, and arg site -> parameter key ('' if none)."""
-        init = f"{callee}.__init__"
-        is_class = callee not in self.sigs and init in self.sigs
+        args = list(args)
+        is_class = callee not in self.sigs and callee in self.bases
+        init = (self.lookup(callee, "__init__") or f"{callee}.__init__") if is_class else f"{callee}.__init__"
+        if is_class and init not in self.sigs and not args and self._plain_class(callee):
+            return init, {}  # object.__init__: nothing is passed
+        is_class = is_class or (callee not in self.sigs and init in self.sigs)
         target = init if is_class else callee
         sig = self.sigs.get(target)
         if sig is None:
@@ -335,7 +362,6 @@ class Solution:
         names, skip_first = sig
         positional = [n for n in names if not n.startswith("*")][1 if skip_first and (bound or is_class) else 0:]
         out: dict[str, str] = {}
-        args = list(args)
         for i, arg in enumerate(a for a in args if not a.keyword):
             out[arg.site] = f"p:{target}:{positional[i]}" if i < len(positional) else ""
         for arg in (a for a in args if a.keyword):
@@ -358,8 +384,9 @@ class Solution:
                          arg.site)
             self.add(result, K.UNK, f"returned by {callee}()", site)
             return
-        self.called.add(target)
-        self.callers.setdefault(target, set()).add(self.places.get(site, ""))
+        if target in self.sigs:
+            self.called.add(target)
+            self.callers.setdefault(target, set()).add(self.places.get(site, ""))
         for arg in args:
             param = mapping.get(arg.site, "")
             if param:
@@ -368,7 +395,7 @@ class Solution:
                 self.add(arg.key, K.ESC, f"passed to {callee} as an argument this tool cannot place", arg.site)
                 if arg.keyword == "*" or not arg.keyword:
                     self.fnrefs.add(target)  # cannot tell which parameters these fill
-        if target == f"{callee}.__init__":
+        if target.endswith(".__init__") and callee in self.bases:
             self.add(result, f"{K.TYPE}:{callee}", "constructed")
         else:
             self.union(result, f"r:{callee}")
