@@ -281,3 +281,49 @@ def test_an_override_that_reads_what_a_path_lacks_keeps_the_whole_hierarchy_a_re
     assert "return pr.uri" in result.new_source  # the base class's method stays a record method too
     used = run_rule(RULES, STATS_USER, module_name="app.use", others=trees)
     assert not [s for s in used.sites if s.outcome == "migrated"]
+
+
+def test_records_read_back_from_futures_and_as_completed() -> None:
+    """issue 14: pool.submit(f, rec) passes rec to f; fut.result() and the items of as_completed(futs) are
+    what f returns."""
+    before = '''from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from metta.agent.policy_store import PolicyStore
+
+
+def evaluate(pr):
+    return pr.uri
+
+
+def load(store: PolicyStore, uri):
+    return store.policy_record(uri)
+
+
+def main(store: PolicyStore, uris):
+    with ThreadPoolExecutor() as pool:
+        futures = [pool.submit(load, store, u) for u in uris]
+        records = [f.result() for f in as_completed(futures)]
+        scored = pool.submit(evaluate, records[0]).result()
+    return [pr.run_name for pr in records], scored
+'''
+    after = '''from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from tinyckpt import latest_checkpoint, parse_checkpoint_path
+
+
+def evaluate(pr):
+    return pr
+
+
+def load(uri):
+    return latest_checkpoint(uri)
+
+
+def main(uris):
+    with ThreadPoolExecutor() as pool:
+        futures = [pool.submit(load, u) for u in uris]
+        records = [f.result() for f in as_completed(futures)]
+        scored = pool.submit(evaluate, records[0]).result()
+    return [parse_checkpoint_path(pr)[0] for pr in records], scored
+'''
+    check_rule(RULES, before, after)

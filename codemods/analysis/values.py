@@ -103,6 +103,7 @@ _UNDERSTOOD = (cst.Element, cst.DictElement, cst.ListComp, cst.SetComp, cst.Gene
 _STATEMENT = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
+AS_COMPLETED = frozenset({"concurrent.futures.as_completed", "concurrent.futures._base.as_completed"})
 _LAYOUT = frozenset({cst.SimpleWhitespace, cst.ParenthesizedWhitespace, cst.Newline, cst.TrailingWhitespace,
                      cst.EmptyLine, cst.Comment, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.LeftParen,
                      cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
@@ -518,6 +519,9 @@ class Builder(cst.CSTVisitor):
         q = self.qualified(func)
         owner = self.legacy(func.value) if isinstance(func, cst.Attribute) else None
         attr = func.attr.value if isinstance(func, cst.Attribute) else None
+        if q in AS_COMPLETED and len(call.args) == 1 and not call.args[0].keyword and not call.args[0].star:
+            self.handled_calls.add(id(call))  # it yields the futures it was given, as they finish
+            return self.classify(call.args[0].value)
         for cls, kind in (("PolicyStore", K.STORE), ("SimplePolicyStore", K.SSTORE)):
             if legacy == cls or (owner == cls and attr == "create"):
                 self.handled_calls.add(id(call))
