@@ -20,6 +20,7 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
     ExpressionContext,
     ExpressionContextProvider,
+    GlobalScope,
     ImportAssignment,
     MetadataWrapper,
     PositionProvider,
@@ -133,7 +134,10 @@ class Analysis:
                 return found
             names, local = set(), False
             module = self.module or "__main__"
-            for q in scope.get_qualified_names_for(node) if scope is not None else ():
+            found_names = scope.get_qualified_names_for(node) if scope is not None else ()
+            if not found_names and scope is not None and isinstance(node, (cst.Name, cst.Attribute)):
+                found_names = self._late(scope, node)
+            for q in found_names:
                 if q.source is QualifiedNameSource.IMPORT:
                     names.add(resolve_relative(q.name, self.package))
                 elif q.source is QualifiedNameSource.LOCAL:
@@ -147,6 +151,15 @@ class Analysis:
             if same is not None:
                 self._qualified_by_name[same] = (found, local)
         return found
+
+    @staticmethod
+    def _late(scope: Any, node: cst.CSTNode) -> Any:
+        """A use LibCST binds to nothing because the module binds the name only further down (an annotation
+        above a late import): what the module binds it to, as the name will mean when the code runs."""
+        while scope.parent is not scope and not isinstance(scope, GlobalScope):
+            scope = scope.parent
+        full = get_full_name_for_node(node)
+        return scope.get_qualified_names_for(full) if full and isinstance(scope, GlobalScope) else ()
 
     def _by_name_key(self, scope: Any, node: cst.CSTNode) -> tuple[int, str] | None:
         """(scope, dotted name) when every use of this name in this scope means the same (so LibCST's
