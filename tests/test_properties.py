@@ -331,6 +331,7 @@ def test_programs_without_legacy_names_are_byte_identical(source: str) -> None:
         assert result.error.startswith("cannot parse"), result.error
 
 
+@pytest.mark.longest  # (hypothesmith's LibCST-node strategy takes about 0.1 s to draw one example)
 @_settings(_examples(EXAMPLES))
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @given(hypothesmith.from_node(cst.Module))
