@@ -1,10 +1,11 @@
-"""The rule registry, the rule modules, their tests and the README's migration table name the same rules."""
+"""The rule registry, the rule modules, their tests and the migration table (docs/migration.md) name the same rules."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import re
+import sys
 from pathlib import Path
 
 import codemods.rules
@@ -12,15 +13,17 @@ from codemods.rules import RULES
 from codemods.rules._rule import Rule as LegacyRule
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import document_rules  # noqa: E402  (scripts/ is not a package)
 
 
 def _rule_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(codemods.rules.__path__) if not m.name.startswith("_"))
 
 
-def _readme_table_rules() -> list[str]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The migration table", 1)[1].split("\n## ", 1)[0]
+def _migration_table_rules() -> list[str]:
+    text = (ROOT / "docs" / "migration.md").read_text(encoding="utf-8")
+    section = text.split(document_rules.BEGIN, 1)[1].split(document_rules.END, 1)[0]
     return re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
 
 
@@ -47,5 +50,6 @@ def test_every_rule_has_its_own_tests() -> None:
         assert "def test_" in tests.read_text(encoding="utf-8")
 
 
-def test_readme_migration_table_lists_the_registry_in_order() -> None:
-    assert _readme_table_rules() == [rule.NAME for rule in RULES]
+def test_migration_table_lists_the_registry_in_order_and_is_current() -> None:
+    assert _migration_table_rules() == [rule.NAME for rule in RULES]
+    assert document_rules.is_current(), "docs/migration.md is stale: run python scripts/document_rules.py"
