@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from codemods import version
 from codemods.config import Config, ConfigError, find_config
 from codemods.legacy import (
     LEGACY_AGENT_FILE,
@@ -413,7 +414,7 @@ class Report:
         return json.dumps({"write": self.write, "runs": self.runs,
                            "conversions": [asdict(c) for c in self.conversions],
                            "errors": [asdict(p) for p in self.errors],
-                           "notes": [asdict(p) for p in self.notes]}, indent=2) + "\n"
+                           "notes": [asdict(p) for p in self.notes], "version": version()}, indent=2) + "\n"
 
     def as_text(self, paths: Sequence[str] = ()) -> str:
         lines: list[str] = []

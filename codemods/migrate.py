@@ -22,7 +22,7 @@ from codemods.engine import migrate_source
 
 
 class Migrate(CodemodCommand):
-    DESCRIPTION = "tinyckpt-migrate, one file at a time: the legacy policy store API -> tinyckpt (see README)."
+    DESCRIPTION = "tinyckpt-migrate, one file at a time: the legacy policy store API -> tinyckpt (see docs/migration.md)."
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         path = self.context.filename or "<string>"
