@@ -531,7 +531,7 @@ def test_json_output_and_exit_codes(tmp_path, monkeypatch, capsys):
     half_run(tmp_path)
     code, out = run(capsys, "--format", "json")
     report = json.loads(out)
-    assert code == 1 and set(report) == {"write", "runs", "conversions", "errors", "notes"}
+    assert code == 1 and set(report) == {"write", "runs", "conversions", "errors", "notes", "version"}
     assert report["write"] is False and report["runs"] == [f"train_dir/{RUN}"] and report["errors"] == []
     assert report["conversions"][1] == {
         "run": "train_dir/my_run", "source": "train_dir/my_run/checkpoints/model_0004.pt",
