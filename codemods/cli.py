@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -15,6 +16,7 @@ from codemods import check_command as _check
 from codemods import checkpoints as _checkpoints
 from codemods import version
 from codemods.config import ConfigError, find_config
+from codemods.decisions import parse_decisions
 from codemods.files import default_jobs
 from codemods.progress import ProgressBar
 from codemods.workers import WorkerError
@@ -75,6 +77,9 @@ def _add_migration_options(parser: argparse.ArgumentParser) -> None:
                         help=f"worker processes (default: all cores, {default_jobs()} here; 1 = serial)")
     parser.add_argument("--only", action="append", metavar="RULE", help="run only these rules (repeat or comma-separate)")
     parser.add_argument("--skip", action="append", metavar="RULE", help="do not run these rules")
+    parser.add_argument("--decide", action="append", metavar="KIND=CHOICE",
+                        help="take a choice for every manual site of a kind (a code such as TCK-M108 or a name such "
+                             "as best-checkpoint; all=simple takes every simple choice): docs/migration.md")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the diff (auto: only on a terminal, and not with NO_COLOR set)")
 
@@ -186,6 +191,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
     from codemods.diffing import (
         as_json,
         error_lines,
+        kind_lines,
         markdown_report,
         site_lines,
         summary_table,
@@ -203,6 +209,12 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
     try:
         config = find_config(paths[0])
         rules = runner.select_rules(_rule_names(args.only), _rule_names(args.skip))
+        if args.decide:
+            pairs = [value.partition("=") for value in args.decide]
+            if any(not sep or not key or not choice for key, sep, choice in pairs):
+                raise ValueError("--decide takes KIND=CHOICE (e.g. --decide best-checkpoint=latest)")
+            config = replace(config, decisions={**config.decisions, **parse_decisions(
+                {key: choice for key, _, choice in pairs}, "--decide")})
     except (ConfigError, ValueError) as exc:
         return _error(str(exc))
     if apply and not args.allow_no_vcs and runner.vcs_status(paths) is None:
@@ -247,6 +259,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
         out.write(summary_table(result))
+        out.write("".join(line + "\n" for line in kind_lines(result.manual)))
         for line in error_lines(applied.errors):
             sys.stderr.write(line + "\n")
     else:
@@ -259,6 +272,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         out.write(summary_table(result))
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
+        out.write("".join(line + "\n" for line in kind_lines(result.manual)))
     if args.format == "json" or not apply:
         for line in error_lines(result.errors):
             sys.stderr.write(line + "\n")

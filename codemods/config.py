@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import keyword
 import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-import tomllib
+from codemods.decisions import DecisionError, parse_decisions
 
 # Qualified name (where a name is imported from) -> the legacy class it means.
 # `metta.sim.policy_wrapper.PolicyRecord` is that module's alias `PolicyRecord = PolicyWrapper`.
@@ -50,6 +51,7 @@ class Config:
     delete: tuple[str, ...] = ()  # extra files to delete (globs, relative to `root`)
     root: Path = Path(".")  # where the pyproject.toml was found (or the cwd)
     data_dir: str | None = None  # where the runs live, relative to `root` (None: ./train_dir of the cwd)
+    decisions: Mapping[str, str] = field(default_factory=dict)  # kind code -> choice (codemods.decisions)
 
     @property
     def legacy_modules(self) -> frozenset[str]:
@@ -94,9 +96,10 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
 
     Keys: `legacy-names` (qualified name -> legacy class; replaces the defaults),
     `extra-legacy-names` (added to the defaults), `target`, `exclude`, `delete`, `data-dir` (the
-    directory of the training runs, relative to the root; `tinyckpt-migrate checkpoints` reads it).
+    directory of the training runs, relative to the root; `tinyckpt-migrate checkpoints` reads it),
+    `decisions` (a table of kind = "choice", or "simple": codemods.decisions).
     """
-    known = {"legacy-names", "extra-legacy-names", "target", "exclude", "delete", "data-dir"}
+    known = {"legacy-names", "extra-legacy-names", "target", "exclude", "delete", "data-dir", "decisions"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"[tool.{CONFIG_TABLE}] unknown key(s): {', '.join(unknown)}")
@@ -122,7 +125,11 @@ def config_from_table(table: Mapping[str, Any], root: Path = Path(".")) -> Confi
     data_dir = table.get("data-dir")
     if data_dir is not None and (not isinstance(data_dir, str) or not data_dir.strip()):
         raise ConfigError(f"[tool.{CONFIG_TABLE}] data-dir must be a directory name")
-    return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root, data_dir)
+    try:
+        decisions = parse_decisions(table.get("decisions", {}), f"[tool.{CONFIG_TABLE}] decisions")
+    except DecisionError as exc:
+        raise ConfigError(str(exc)) from None
+    return Config(names, target, _strings(table, "exclude"), _strings(table, "delete"), root, data_dir, decisions)
 
 
 #: What makes a directory a project's root (the configuration is read from its pyproject.toml, if any).

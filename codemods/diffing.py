@@ -8,6 +8,8 @@ from collections import Counter
 from typing import Iterable
 
 from codemods import version
+from codemods.decisions import KINDS, Kind, kind_of
+from codemods.engine import Site
 from codemods.files import encode_source
 from codemods.runner import Applied, Change, FileError, RunResult
 
@@ -112,8 +114,8 @@ def as_json(result: RunResult, applied: Applied | None = None) -> str:
     data = {
         "files_changed": applied.written if applied else [c.path for c in result.changed],
         "files_deleted": applied.deleted if applied else [c.path for c in result.deleted],
-        "sites": [{"path": s.path, "line": s.line, "rule": s.rule, "outcome": s.outcome, "message": s.message}
-                  for s in result.sites],
+        "sites": [{"path": s.path, "line": s.line, "rule": s.rule, "outcome": s.outcome, "message": s.message,
+                   "code": _code(s)} for s in result.sites],
         "errors": [{"path": e.path, "line": e.line, "column": e.column, "message": e.message} for e in errors],
         "version": version(),
     }
@@ -134,6 +136,13 @@ def markdown_report(result: RunResult, applied: Applied | None = None, title: st
                + (f", {_n(len(result.errors), 'file')} not processed" if result.errors else "") + ".")
     out.append("")
     out += ["## Manual sites (a person must decide)", ""]
+    kinds = kind_counts(result.manual)
+    if kinds:
+        out += ["By kind (docs/migration.md lists each kind's choices: decide a kind once in "
+                "`[tool.tinyckpt-migrate.decisions]` or with `--decide CODE=CHOICE`):", "",
+                "| kind | sites | choices |", "| --- | ---: | --- |"]
+        out += [f"| `{k.code}` {k.name} | {n} | {', '.join(k.choices) or '(manual only)'} |" for k, n in kinds]
+        out.append("")
     if result.manual:
         out += ["| where | rule | reason |", "| --- | --- | --- |"]
         out += [f"| [`{s.path}:{s.line}`]({s.path}#L{s.line}) | `{s.rule}` | {_md(s.message)} |" for s in result.manual]
@@ -167,3 +176,26 @@ def error_lines(errors: Iterable[FileError]) -> list[str]:
 def site_lines(sites: Iterable) -> list[str]:
     """`path:line:col: rule: message` lines (manual sites, for the terminal)."""
     return [f"{s.path}:{s.line}:{s.column}: {s.rule}: {s.message}" for s in sites]
+
+
+def _code(site: Site) -> str | None:
+    kind = kind_of(site.rule, site.message) if site.outcome == "manual" else None
+    return kind.code if kind else None
+
+
+def kind_counts(manual: Iterable[Site]) -> list[tuple[Kind, int]]:
+    """How many manual sites of each kind, in code order."""
+    counts = Counter(kind.code for s in manual if (kind := kind_of(s.rule, s.message)))
+    return [(k, counts[k.code]) for k in KINDS if counts.get(k.code)]
+
+
+def kind_lines(manual: Iterable[Site]) -> list[str]:
+    """The manual sites by kind, for the terminal (kinds with choices say how to take one)."""
+    found = kind_counts(manual)
+    if not found:
+        return []
+    lines = ["manual sites by kind (decide a kind once: docs/migration.md):"]
+    for kind, count in found:
+        how = f"  --decide {kind.code}={'|'.join(kind.choices)}" if kind.choices else ""
+        lines.append(f"  {kind.code} {kind.name:<22} {count:>4}{how}")
+    return lines

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import libcst as cst
 
-from codemods.legacy import MARKER_PREFIX, marker
+from codemods.legacy import MARKER_PREFIX, NOTE_PREFIX, marker
 
 if TYPE_CHECKING:
     from codemods.analysis import Analysis
@@ -48,12 +48,18 @@ class Edit:
     site: cst.CSTNode | None = None  # where the site is reported (default: `node`)
     report: bool = True  # False: part of another edit's site
     more: tuple[tuple[cst.CSTNode, str], ...] = ()  # further migrated sites of this edit (node, message)
+    note: str = ""  # a comment line above the node's statement (a decision taken for it), not a manual site
 
 
 def replace(node: cst.CSTNode, rule: str, message: str, build: Build, *, imports: Sequence[tuple[str, str | None]] = (),
             site: cst.CSTNode | None = None, report: bool = True,
             more: Sequence[tuple[cst.CSTNode, str]] = ()) -> Edit:
     return Edit(node, rule, message, build=build, imports=tuple(imports), site=site, report=report, more=tuple(more))
+
+
+def note(node: cst.CSTNode, rule: str, text: str) -> Edit:
+    """A comment above the node's statement: `# tinyckpt-migrate: decided: <text>` (nothing is frozen)."""
+    return Edit(node, rule, text, note=text)
 
 
 def manual(node: cst.CSTNode, rule: str, reason: str) -> Edit:
@@ -118,9 +124,15 @@ class _Pass(cst.CSTTransformer):
         self.replace: dict[int, list[Edit]] = {}
         self.removed: dict[int, Edit] = {}
         self.marks: dict[int, list[Edit]] = {}
+        self.notes: dict[int, list[Edit]] = {}
         targets: list[cst.CSTNode] = []
         for edit in edits:
-            if edit.manual:
+            if edit.note:
+                stmt = analysis.statement_of(edit.node)
+                if stmt is not None:
+                    self.notes.setdefault(id(stmt), []).append(edit)
+                    targets.append(stmt)
+            elif edit.manual:
                 stmt = analysis.statement_of(edit.node)
                 if stmt is None:
                     continue
@@ -172,6 +184,8 @@ class _Pass(cst.CSTTransformer):
         if marks:
             base = original_node if oid in self.frozen else result
             result = self._with_markers(original, base, marks)
+        if oid in self.notes:
+            result = self._with_notes(result, self.notes[oid])
         if isinstance(result, (cst.Module, cst.IndentedBlock)):
             result = self._body(original, result)
         self.outcome.results[oid] = (original, result)
@@ -190,6 +204,19 @@ class _Pass(cst.CSTTransformer):
         self.outcome.imports.update(edit.imports)
 
     # -- markers ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _with_notes(node: Any, notes: list[Edit]) -> Any:
+        target = node.nodes[0] if isinstance(node, cst.FlattenSentinel) else node
+        if not isinstance(target, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            return node
+        existing = {line.comment.value for line in target.leading_lines if line.comment}
+        texts = list(dict.fromkeys(NOTE_PREFIX + " ".join(n.note.split()) for n in notes))
+        lines = [cst.EmptyLine(comment=cst.Comment(text)) for text in texts if text not in existing]
+        if not lines:
+            return node
+        noted = target.with_changes(leading_lines=[*target.leading_lines, *lines])
+        return cst.FlattenSentinel([noted, *node.nodes[1:]]) if isinstance(node, cst.FlattenSentinel) else noted
+
     def _with_markers(self, original: cst.CSTNode, node: Any, marks: list[Edit]) -> Any:
         header: set[str] = set()
         module = self.a.tree

@@ -21,6 +21,7 @@ from codemods.config import Config
 # -- the manual marker -------------------------------------------------------------------------------
 
 MARKER_PREFIX = "# tinyckpt-migrate: manual: "
+NOTE_PREFIX = "# tinyckpt-migrate: decided: "  # above code a decision rewrote (codemods.decisions); not a manual site
 
 
 def marker(reason: str) -> str:

@@ -129,8 +129,9 @@ def test_diff_json(tmp_path, capsys, monkeypatch):
     assert data["files_deleted"] == []  # the module stays for app/manual.py, and so does its test
     assert data["errors"] == []
     assert {"path": "app/use.py", "line": 5, "rule": "meta_to_dict", "outcome": "migrated",
-            "message": "PolicyMetadata(...) -> dict(...)"} in data["sites"]
-    assert all(set(s) == {"path", "line", "rule", "outcome", "message"} for s in data["sites"])
+            "message": "PolicyMetadata(...) -> dict(...)", "code": None} in data["sites"]
+    assert all(set(s) == {"path", "line", "rule", "outcome", "message", "code"} for s in data["sites"])
+    assert [s["code"] for s in data["sites"] if s["outcome"] == "manual"] == [None, "TCK-M191"]  # (meta_to_dict: a test rule)
     assert sorted(s["outcome"] for s in data["sites"]) == ["manual", "manual", "migrated"]
 
 

@@ -43,6 +43,7 @@ from codemods.analysis.shapes import (
     match_save_pair,
     producer_problem,
 )
+from codemods.decisions import chosen
 from codemods.legacy import TRAINER_CHECKPOINT_DROPPED, is_test_module
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ ISINSTANCE_REASON = "records are checkpoint path strings now; decide what this {
 MANAGER_RENAMED = {"load_agent": "load_latest_agent"}
 MANAGER_UNCHANGED = frozenset({"run_name", "checkpoint_dir", "load_trainer_state"})
 MANAGER_NEW_API = frozenset({"base_dir", "exists", "list_epochs", "load_latest_agent", "save_checkpoint"})
+BEST = ("find_best_checkpoint", "find_checkpoints_by_score")  # TCK-M108 best-checkpoint
 MANAGER_NO_COUNTERPART = {
     "find_best_checkpoint": "find_best_checkpoint has no tinyckpt counterpart (no score metadata); "
                             "decide how to pick the best checkpoint",
@@ -688,6 +690,9 @@ class Builder(cst.CSTVisitor):
             return None
         if method == "save_trainer_state" and id(call) in self.paired_states:
             return None
+        if method in BEST and chosen(self.a.config.decisions, "best-checkpoint") == "latest" and \
+                len(call.args) <= 1 and not any(a.star for a in call.args):
+            return None  # decided: the rule writes the latest checkpoint / every checkpoint
         if method in MANAGER_NO_COUNTERPART:
             return MANAGER_NO_COUNTERPART[method]
         return f"SimpleCheckpointManager.{method} has no tinyckpt counterpart; decide"

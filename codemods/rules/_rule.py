@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from codemods.analysis import Analysis
-from codemods.edits import Build, Edit, manual, remove, replace
+from codemods.edits import Build, Edit, manual, note, remove, replace
 from codemods.imports import Bindings
 
 
@@ -45,6 +45,9 @@ class Rule:
 
     def manual(self, node: cst.CSTNode, reason: str) -> Edit:
         return manual(node, self.NAME, reason)
+
+    def note(self, node: cst.CSTNode, text: str) -> Edit:
+        return note(node, self.NAME, text)
 
     def remove(self, stmt: cst.CSTNode, message: str, *, carry: str = "blank", report: bool = True) -> Edit:
         return remove(stmt, self.NAME, message, carry=carry, report=report)

@@ -16,6 +16,7 @@ from codemods.analysis import Analysis
 from codemods.analysis.graph import K
 from codemods.analysis.shapes import NEW_MANAGER, code, literal_str
 from codemods.analysis.values import (
+    BEST,
     ISINSTANCE_REASON,
     MANAGER_NO_COUNTERPART,
     MANAGER_RENAMED,
@@ -25,9 +26,10 @@ from codemods.analysis.values import (
     manager_args,
     state_call,
 )
+from codemods.decisions import chosen
 from codemods.edits import Edit
 from codemods.legacy import MANAGER_STATE_KEYS
-from codemods.rules._rule import Rule, held_back
+from codemods.rules._rule import Rule, held_back, paren
 
 LEGACY = "SimpleCheckpointManager"
 NO_COUNTERPART = MANAGER_NO_COUNTERPART
@@ -78,9 +80,29 @@ class CheckpointManagerRule(Rule):
                 func=u.func.with_changes(attr=cst.Name(new))))
         elif method == "save_agent":
             yield from self._save(a, call)
+        elif method in BEST and chosen(a.config.decisions, "best-checkpoint") == "latest":
+            yield from self._best(a, call, method)
         elif method == "get_checkpoint_count" and not call.args:
             yield self.replace(call, "get_checkpoint_count() -> len(list_epochs())", lambda u: cst.Call(
                 cst.Name("len"), [cst.Arg(u.with_changes(func=u.func.with_changes(attr=cst.Name("list_epochs"))))]))
+
+    def _best(self, a: Analysis, call: cst.Call, method: str) -> Iterable[Edit]:
+        """Decided (TCK-M108 best-checkpoint = latest): tinyckpt keeps no scores."""
+        best = method == "find_best_checkpoint"
+        what = code(call.args[0].value) if call.args else "its default metric"
+
+        def build(u: Any) -> Any:
+            listed = cst.Call(cst.Name("list_checkpoints"), [cst.Arg(cst.Attribute(u.func.value, cst.Name("checkpoint_dir")))])
+            if not best:
+                return paren(listed, u)
+            last = cst.Call(cst.Name("reversed"), [cst.Arg(listed)])
+            return paren(cst.Call(cst.Name("next"), [cst.Arg(last, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                                                     cst.Arg(cst.Name("None"))]), u)
+        yield self.replace(call, f"{method}(...) -> {'the latest checkpoint' if best else 'every checkpoint'} (decided)",
+                           build, imports=[(a.config.target, "list_checkpoints")])
+        yield self.note(call, "TCK-M108 best-checkpoint = latest: " + (
+            f"the latest checkpoint, no longer the best by {what}" if best else
+            f"every checkpoint, no longer those scoring {what} or more"))
 
     def _save(self, a: Analysis, call: cst.Call) -> Iterable[Edit]:
         found = manager_args(call, SAVE_ARGS)

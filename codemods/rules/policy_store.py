@@ -11,6 +11,7 @@ from codemods.analysis import Analysis
 from codemods.analysis.graph import K
 from codemods.analysis.shapes import store_replacement
 from codemods.analysis.values import STORE_MANUAL
+from codemods.decisions import chosen
 from codemods.edits import Edit
 from codemods.rules._rule import Rule, held_back, paren
 
@@ -71,6 +72,13 @@ class PolicyStoreCalls(Rule):
             if id(handler.type) in fixed:
                 yield self.replace(handler, f"except PolicyMissingError -> except {MISSING_ERROR}",
                                    lambda updated: updated.with_changes(type=cst.Name(MISSING_ERROR)))
+        decided = chosen(a.config.decisions, "missing-error") == "file-not-found"
         for node, legacy, _ in a.walk.legacy_refs:
             if legacy == "PolicyMissingError" and id(node) not in fixed:
-                yield self.manual(node, MISSING_REASON)
+                if decided:  # TCK-M106 missing-error = file-not-found
+                    yield self.replace(node, f"PolicyMissingError -> {MISSING_ERROR} (decided)",
+                                       lambda u: cst.Name(MISSING_ERROR, lpar=getattr(u, "lpar", ()), rpar=getattr(u, "rpar", ())))
+                    yield self.note(node, f"TCK-M106 missing-error = file-not-found: {MISSING_ERROR} is what tinyckpt "
+                                          "raises when a run has no checkpoint")
+                else:
+                    yield self.manual(node, MISSING_REASON)

@@ -1,0 +1,124 @@
+"""Deciding a kind of manual site once (issue 14): codes, reports by kind, decisions in the
+configuration and on the command line, and the code each implemented choice writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from golden_helpers import FIXTURES
+from rule_helpers import check_rule
+
+from codemods import cli, runner
+from codemods.config import Config, ConfigError, config_from_table, find_config
+from codemods.decisions import BY_CODE, KINDS, MANUAL, kind_of, parse_decisions
+from codemods.rules import RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_kinds_have_stable_unique_codes_and_names_and_the_docs_list_them() -> None:
+    assert len({k.code for k in KINDS}) == len(KINDS) and len({k.name for k in KINDS}) == len(KINDS)
+    assert all(re.fullmatch(r"TCK-M1\d\d", k.code) for k in KINDS)
+    assert all(k.simple is None or k.simple in k.choices for k in KINDS)
+    docs = (ROOT / "docs" / "migration.md").read_text(encoding="utf-8")
+    for kind in KINDS:  # (the table is generated; test_registry checks it is current)
+        row = next(line for line in docs.splitlines() if line.startswith(f"| `{kind.code}` |"))
+        assert f"`{kind.name}`" in row and all(f"`{choice}`" in row for choice in kind.choices)
+
+
+def test_every_manual_site_of_the_examples_has_a_specific_kind() -> None:
+    """Catch-all kinds (manager-shape, record-shape) are for shapes the examples do not have."""
+    catch_all = {"TCK-M112", "TCK-M113"}
+    for example in ("legacy_full", "legacy_half"):
+        result = runner.run([FIXTURES / example], find_config(FIXTURES / example), jobs=1)
+        for site in result.manual:
+            kind = kind_of(site.rule, site.message)
+            assert kind is not None and kind.code not in catch_all, (site.rule, site.message)
+
+
+def test_decisions_are_parsed_and_refused_clearly() -> None:
+    assert parse_decisions("simple") == {k.code: k.simple for k in KINDS if k.simple}
+    assert parse_decisions({"TCK-M108": "latest", "missing-error": MANUAL}) == {"TCK-M108": "latest",
+                                                                                "TCK-M106": MANUAL}
+    with pytest.raises(ConfigError, match="no choice 'best'.*choices: manual, latest"):
+        config_from_table({"decisions": {"best-checkpoint": "best"}})
+    with pytest.raises(ConfigError, match="no kind 'fastest'"):
+        config_from_table({"decisions": {"fastest": "latest"}})
+    with pytest.raises(ConfigError, match='a table of kind = "choice", or "simple"'):
+        config_from_table({"decisions": "all"})
+
+
+def test_the_command_line_decides_and_reports_by_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "half"
+    shutil.copytree(FIXTURES / "legacy_half", root, ignore=shutil.ignore_patterns("__pycache__"))
+    code = cli.main(["diff", str(root), "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert code == 1 and "manual sites by kind" in out
+    assert re.search(r"TCK-M108 best-checkpoint\s+2  --decide TCK-M108=latest", out)
+    code = cli.main(["diff", str(root), "--jobs", "1", "--decide", "best-checkpoint=latest", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and not [s for s in data["sites"] if s["code"] == "TCK-M108"]
+    assert all(s["code"] is None for s in data["sites"] if s["outcome"] == "migrated")
+    assert {s["code"] for s in data["sites"] if s["outcome"] == "manual"} == {"TCK-M105", "TCK-M107", "TCK-M191"}
+    for bad, said in ((["--decide", "best-checkpoint"], "KIND=CHOICE"), (["--decide", "all=fast"], "all =")):
+        assert cli.main(["diff", str(root), *bad]) == 2 and said in capsys.readouterr().err
+
+
+def test_best_checkpoint_latest_migrates_the_half_example_whole_and_it_still_runs(tmp_path: Path) -> None:
+    """TCK-M108 = latest: the two find_* sites become tinyckpt calls, with a note; the manager's whole unit
+    (held back by them in the golden) migrates across files; the project's own tests pass, and
+    train --report-best reports the latest checkpoint."""
+    root = tmp_path / "half"
+    shutil.copytree(FIXTURES / "legacy_half", root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[tool.tinyckpt-migrate.decisions]\nbest-checkpoint = "latest"\n')
+    result = runner.run([root], find_config(root), jobs=1)
+    assert result.errors == [] and runner.apply_changes(result).errors == []
+    report = (root / "metta" / "rl" / "checkpoint_report.py").read_text(encoding="utf-8")
+    assert "    # tinyckpt-migrate: decided: TCK-M108 best-checkpoint = latest: the latest checkpoint, no longer the " \
+           'best by "score"\n    best = next(reversed(list_checkpoints(checkpoint_manager.checkpoint_dir)), None)\n' in report
+    assert "return list_checkpoints(checkpoint_manager.checkpoint_dir)\n" in report
+    assert not (root / "metta" / "rl" / "simple_checkpoint_manager.py").exists()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1", PYTHONWARNINGS="ignore")
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    train = subprocess.run([sys.executable, "-m", "tools.train", "--run", "r", "--epochs", "4", "--report-best"],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert train.returncode == 0, train.stderr
+    assert "best checkpoint: train_dir/r/checkpoints/agent_epoch_4.pt" in train.stdout
+    again = runner.run([root], find_config(root), jobs=1)
+    assert not again.changes  # a second run changes nothing (the notes are not duplicated)
+
+
+MISSING = '''from metta.agent.policy_store import PolicyMissingError
+
+
+def load(loader, uri):
+    try:
+        return loader(uri)
+    except PolicyMissingError:
+        return None
+'''
+
+
+def test_missing_error_file_not_found() -> None:
+    config = Config(decisions={BY_CODE["TCK-M106"].code: "file-not-found"})
+    after = MISSING.replace("from metta.agent.policy_store import PolicyMissingError\n\n\n", "").replace(
+        "    except PolicyMissingError:", "    except FileNotFoundError:").replace(
+        "    try:", "    # tinyckpt-migrate: decided: TCK-M106 missing-error = file-not-found: FileNotFoundError is what "
+        "tinyckpt raises when a run has no checkpoint\n    try:")
+    check_rule(RULES, MISSING, after, config=config)
+    undecided = check_rule(RULES, MISSING, MISSING.replace("    try:", "    # tinyckpt-migrate: manual: "
+                                                           "PolicyMissingError: tinyckpt raises FileNotFoundError; decide "
+                                                           "what this handler catches\n    try:"),
+                           sites=[("manual", "policy_store", "PolicyMissingError")])
+    assert kind_of(undecided.sites[0].rule, undecided.sites[0].message).code == "TCK-M106"
