@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -445,3 +446,21 @@ def test_version_and_cli_edges(tmp_path, capsys):
     assert snapshot(root) == before  # refused before anything was written
     code, out, _ = main(capsys, "diff", str(root), "--format", "json")
     assert json.loads(out)["version"] == version()
+
+
+def test_help_names_only_rules_and_commands_that_exist(capsys):
+    """--help used to show `--only meta_to_dict`, a rule that does not exist."""
+    from codemods.rules import RULES
+
+    texts = []
+    for argv in ([], ["diff"], ["apply"], ["check"], ["checkpoints"]):
+        with pytest.raises(SystemExit):
+            cli.main([*argv, "--help"])
+        texts.append(capsys.readouterr().out)
+    names = {rule.NAME for rule in RULES}
+    for text in texts:
+        for mentioned in re.findall(r"--(?:only|skip) ([a-z_]+)\b", text):
+            assert mentioned in names, mentioned
+    assert "checkpoints" in texts[0] and "data-dir" in texts[0]
+    yaml = (TESTS.parent / ".libcst.codemod.yaml").read_text()
+    assert "meta_to_dict" not in yaml and "migrate.Migrate" in yaml
