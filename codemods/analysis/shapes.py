@@ -325,3 +325,18 @@ def match_save_pair(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
     call = cst.Call(cst.Name("save_checkpoint"), [
         cst.Arg(s2.value), cst.Arg(rec["run_name"]), cst.Arg(epoch), cst.Arg(state), keyword("base_dir", located[1])])
     return call, dropped, sorted(fields)
+
+
+def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpression]:
+    """The values a function assigns to `name` (plain `name = value` statements)."""
+    values: list[cst.BaseExpression] = []
+    if function is None:
+        return values
+
+    class _Assigns(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for t in node.targets:
+                if isinstance(t.target, cst.Name) and t.target.value == name:
+                    values.append(node.value)
+    function.visit(_Assigns())
+    return values

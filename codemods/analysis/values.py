@@ -36,6 +36,7 @@ from codemods.analysis.graph import (
 )
 from codemods.analysis.shapes import (
     HALF_RECORD_CALLS,
+    assigned_in,
     code,
     half_record_problem,
     literal_str,
@@ -617,13 +618,17 @@ class Builder(cst.CSTVisitor):
         if isinstance(func, cst.Attribute):
             return self._method_call(call, func)
         if q and not q.startswith("builtins."):
-            self.handled_calls.add(id(call))
-            s = self.site(call, "call")
-            args = self.args(call.args)
-            self._sinks(q, args)
-            self.graph.ops.append(CallOp(q, args, s, False, s))
-            return s
+            return self._function_call(call, q)
         return None
+
+    def _function_call(self, call: cst.Call, callee: str) -> str:
+        """A call of a function (or class) by its qualified name: its arguments flow into the callee."""
+        self.handled_calls.add(id(call))
+        s = self.site(call, "call")
+        args = self.args(call.args)
+        self._sinks(callee, args)
+        self.graph.ops.append(CallOp(callee, args, s, False, s))
+        return s
 
     def _sinks(self, callee: str, args: tuple[ArgSpec, ...]) -> None:
         """A function of a legacy module keeps what it is given legacy (it stays, or goes with its module)."""
@@ -657,12 +662,7 @@ class Builder(cst.CSTVisitor):
         q = self.qualified(func)
         if receiver is None:
             if q and not q.startswith("builtins."):  # Class.static_method(...), module.function(...)
-                self.handled_calls.add(id(call))
-                s = self.site(call, "call")
-                args = self.args(call.args)
-                self._sinks(q, args)
-                self.graph.ops.append(CallOp(q, args, s, False, s))
-                return s
+                return self._function_call(call, q)
             return None
         if attr == "result" and not call.args:
             self.handled_calls.add(id(call))
@@ -793,17 +793,7 @@ class Builder(cst.CSTVisitor):
 
     def _assigned(self, name: str) -> list[cst.BaseExpression]:
         """The values the enclosing function assigns to `name` (plain `name = value` statements)."""
-        values: list[cst.BaseExpression] = []
-        if not self._functions:
-            return values
-
-        class _Assigns(cst.CSTVisitor):
-            def visit_Assign(self, node: cst.Assign) -> None:
-                for t in node.targets:
-                    if isinstance(t.target, cst.Name) and t.target.value == name:
-                        values.append(node.value)
-        self._functions[-1].visit(_Assigns())
-        return values
+        return assigned_in(self._functions[-1] if self._functions else None, name)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._functions.append(node)

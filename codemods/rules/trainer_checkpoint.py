@@ -8,7 +8,7 @@ from typing import Any
 import libcst as cst
 
 from codemods.analysis import Analysis
-from codemods.analysis.shapes import SAVE_PAIR, keyword, run_and_base
+from codemods.analysis.shapes import SAVE_PAIR, assigned_in, keyword, run_and_base
 from codemods.edits import Edit
 from codemods.legacy import TRAINER_CHECKPOINT_DROPPED
 from codemods.rules._rule import Rule
@@ -102,21 +102,6 @@ class TrainerCheckpoint(Rule):
             edits.append(self.replace(node, f"trainer state .{key} -> [\"{key}\"]", lambda u, k=key: cst.Subscript(
                 u.value, [cst.SubscriptElement(cst.Index(cst.SimpleString(f'"{k}"')))], lpar=u.lpar, rpar=u.rpar)))
         return edits
-
-
-def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpression]:
-    """The values a function assigns to `name` (plain `name = value` statements)."""
-    values: list[cst.BaseExpression] = []
-    if function is None:
-        return values
-
-    class _Assigns(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            for t in node.targets:
-                if isinstance(t.target, cst.Name) and t.target.value == name:
-                    values.append(node.value)
-    function.visit(_Assigns())
-    return values
 
 
 def _reads_of(a: Analysis, target: cst.Name, keys: set[str]) -> list[tuple[cst.Attribute, str]] | None:
