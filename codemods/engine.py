@@ -48,6 +48,7 @@ class FileResult:
     new_source: str
     sites: list[Site] = field(default_factory=list)
     error: str | None = None  # the file could not be processed (it is left as it was)
+    checked: ast.Module | None = field(default=None, repr=False, compare=False)  # new_source's AST, as compiled
 
     @property
     def changed(self) -> bool:
@@ -124,10 +125,10 @@ def migrate_analysis(analysis: Analysis, rules: Sequence[type[Rule]] | None = No
         return FileResult(path, source, source, error=f"internal error in {where}: {detail}")
     if new_source == source:  # nothing rewritten (a second run's manual sites are still reported, at their markers)
         return FileResult(path, source, source, _place_manual_sites(sites, source))
-    error = _unsafe_output(analysis.source, analysis.tree.code, new_source, path)
+    error, checked = _unsafe_output(analysis.source, analysis.tree.code, new_source, path)
     if error:
         return FileResult(path, source, source, error=error)
-    return FileResult(path, source, new_source, _place_manual_sites(sites, new_source))
+    return FileResult(path, source, new_source, _place_manual_sites(sites, new_source), checked=checked)
 
 
 def _finish(analysis: Analysis, planners: Sequence[Rule], first: Outcome) -> Outcome:
@@ -216,19 +217,19 @@ def may_need_rules(source: str, config: Config) -> bool:
     return False
 
 
-def _unsafe_output(source: str, original_code: str, new_source: str, path: str) -> str | None:
-    """Why a rewritten text must not be written, or None when it is safe."""
+def _unsafe_output(source: str, original_code: str, new_source: str, path: str) -> tuple[str | None, ast.Module | None]:
+    """Why a rewritten text must not be written (None when it is safe), and its AST (what was compiled:
+    the runner reads the new imports from it instead of parsing the text again)."""
     if original_code != source:  # e.g. a bare CR ending the file: LibCST would change unrelated bytes
-        return "cannot rewrite: LibCST does not reproduce this file byte for byte; left untouched"
+        return "cannot rewrite: LibCST does not reproduce this file byte for byte; left untouched", None
     try:
-        compile(new_source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        return None, compile(new_source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:
         try:
             compile(source, path, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         except SyntaxError as original:  # syntax this Python does not know (LibCST parses newer grammar)
-            return f"cannot parse: this Python cannot compile it: {_one_line(original)}"
-        return f"internal error: the rewritten text does not compile: {_one_line(exc)}"
-    return None
+            return f"cannot parse: this Python cannot compile it: {_one_line(original)}", None
+        return f"internal error: the rewritten text does not compile: {_one_line(exc)}", None
 
 
 def collect_facts(

@@ -269,6 +269,7 @@ class _Item(NamedTuple):
     is_package: bool
     data: bytes | None  # None: the worker kept the file from the facts phase
     keep: bool = False  # keep it for the migrate phase (it will be migrated)
+    imports: frozenset[str] = frozenset()  # what the scan found it imports (as it is)
 
     @property
     def package(self) -> str | None:
@@ -356,7 +357,12 @@ class Session:
             return result
         result.new_text = outcome.new_source
         result.sites = outcome.sites
-        result.imports = frozenset(imported_modules(outcome.new_source, item.module, item.is_package))
+        if outcome.new_source == text and item.imports:
+            result.imports = item.imports  # unchanged: the scan's (each text is parsed with ast once)
+        elif outcome.checked is not None:
+            result.imports = frozenset(modules_of(outcome.checked, item.module, item.is_package))
+        else:
+            result.imports = frozenset(imported_modules(outcome.new_source, item.module, item.is_package))
         return result
 
 
@@ -495,8 +501,8 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
         # legacy modules, and tests that only test them, are legacy code: deleted or kept, never rewritten;
         # files outside the PATHs are read, never rewritten
         return [_Item(s.file, display_path(s.file), s.module, s.is_package, s.data,
-                      keep=s.file not in legacy_tests and s.file not in outside and not config.is_legacy_module(s.module))
-                for s in of]
+                      keep=s.file not in legacy_tests and s.file not in outside and not config.is_legacy_module(s.module),
+                      imports=s.imports) for s in of]
 
     first = items([s for s in chosen if s.error is None])
     jobs = default_jobs() if not jobs or jobs < 1 else jobs
