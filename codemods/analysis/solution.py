@@ -64,6 +64,7 @@ class Solution:
         self.children: dict[str, dict[str, str]] = {}
         self.facts: dict[str, set[tuple[str, str, str]]] = {}
         self._kinds: dict[str, set[str]] = {}  # root -> the kinds of its facts (kept with `facts`)
+        self._members: dict[str, set[str]] | None = None  # unit -> its sites (see members)
         self.sigs: dict[str, tuple[tuple[str, ...], bool]] = {}
         self.fixtures: dict[str, dict[str, str]] = {}  # module -> fixture name -> qualname
         self.arg_param: dict[str, str] = {}  # arg site -> parameter key
@@ -619,13 +620,19 @@ class Solution:
         return self.blockers.get(self.unit(key), [])
 
     def members(self, unit: str) -> set[str]:
-        """The sites of a unit that change when it migrates (and that a manual site of it holds back)."""
-        kinds = {K.REC, K.MGR, K.STORE, K.SSTORE, K.USE, K.MEMBER, K.TSTATE, K.META}
-        found = {site for root in self.unit_roots.get(unit, ()) for kind, _, site in self.facts.get(root, ())
-                 if site and (kind in kinds or kind.startswith(K.BLOCK))}
-        found |= {site for site, receiver in self.manager_calls.items() if self.unit(receiver) == unit}
-        found |= {site for producer, _, site in self.receivers if self.unit(producer) == unit}
-        return found
+        """The sites of a unit that change when it migrates (and that a manual site of it holds back).
+        Every unit's, gathered in one pass on the first call (units are settled by then: _verdicts)."""
+        if self._members is None:
+            kinds = {K.REC, K.MGR, K.STORE, K.SSTORE, K.USE, K.MEMBER, K.TSTATE, K.META}
+            self._members = {}
+            for owner, roots in self.unit_roots.items():
+                self._members[owner] = {site for root in roots for kind, _, site in self.facts.get(root, ())
+                                        if site and (kind in kinds or kind.startswith(K.BLOCK))}
+            for site, receiver in self.manager_calls.items():
+                self._members.setdefault(self.unit(receiver), set()).add(site)
+            for producer, _, site in self.receivers:
+                self._members.setdefault(self.unit(producer), set()).add(site)
+        return self._members.get(unit, set())
 
     def holding_back(self, unit: str, site: str, limit: int = 12) -> str:
         """`; it holds back N other sites of the same <value> ... (in <where they are>)` for a manual site of a
