@@ -327,3 +327,19 @@ def main(uris):
     return [parse_checkpoint_path(pr)[0] for pr in records], scored
 '''
     check_rule(RULES, before, after)
+
+
+def test_an_as_completed_that_is_not_concurrent_futures_is_not_followed() -> None:
+    """The near miss beside the futures case: another module's as_completed may do anything with what it is given."""
+    before = '''from metta.agent.policy_store import PolicyStore
+from mylib.pool import as_completed
+
+
+def main(store: PolicyStore, uris):
+    records = [store.policy_record(u) for u in uris]
+    return [pr.run_name for pr in as_completed(records)]
+'''
+    result = run_rule(RULES, before)
+    assert not [s for s in result.sites if s.outcome == "migrated"]
+    assert [s.message.split(";")[0] for s in result.sites] == [
+        "a record passed to as_completed(), which this tool cannot follow"]
