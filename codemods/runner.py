@@ -105,10 +105,9 @@ class RunResult:
     sites: list[Site] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     # Where `apply` stops removing the directories its deletions leave empty (real paths): it removes
-    # only directories strictly below a directory the run was given, and never these nor the project
+    # only directories strictly below a directory the run was given, and never these nor a project
     # root (no roots: it removes none).
     roots: tuple[str, ...] = ()
-    project_root: str | None = None
     project_roots: tuple[str, ...] = ()  # the root of every project the run held (never removed either)
 
     @property
@@ -467,7 +466,7 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
     (see `_projects`), the results together."""
     rules = list(RULES if rules is None else rules)
     roots = tuple(os.path.realpath(p) for p in paths or [Path(".")] if os.path.isdir(p))
-    result = RunResult(roots=roots, project_root=os.path.realpath(config.root))
+    result = RunResult(roots=roots, project_roots=(os.path.realpath(config.root),))
     for project, inside, others in _projects(paths, config):
         part = _run_project(project, inside, others, rules, jobs, progress)
         result.files_scanned += part.files_scanned
@@ -475,7 +474,8 @@ def run(paths: Sequence[Path], config: Config, *, rules: Sequence[type[Rule]] | 
         result.changes += part.changes
         result.sites += part.sites
         result.errors += part.errors
-        result.project_roots += (os.path.realpath(project.root),)
+        if os.path.realpath(project.root) not in result.project_roots:
+            result.project_roots += (os.path.realpath(project.root),)
     result.sites.sort(key=lambda s: (s.path, s.line, s.column))
     result.errors.sort()
     return result
@@ -680,7 +680,7 @@ def _remove_emptied_dirs(deleted_files: Sequence[str], result: RunResult) -> lis
     directories, as display paths."""
     if not result.roots:
         return []
-    stops = set(result.roots) | set(result.project_roots) | ({result.project_root} if result.project_root else set())
+    stops = set(result.roots) | set(result.project_roots)
     inside = [r.rstrip(os.sep) + os.sep for r in result.roots]
     stems: dict[str, set[str]] = {}  # directory -> stems of the modules deleted from it
     for file in deleted_files:
