@@ -33,23 +33,38 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("TCK-M101", "selector-by-metric", ("policy_store",), r'selector "(top|rand)"',
-         "which checkpoint a selector by metric (or random) picks: tinyckpt keeps no scores"),
+    Kind("TCK-M101", "selector-by-metric", ("policy_store",),
+         r'selector "(top|rand)"|(metric|n)= with selector|stats-server scores',
+         "which checkpoint a selector by metric (or random, or by stats-server scores) picks: tinyckpt keeps "
+         "no scores",
+         {"latest": 'policy_records(uri, selector_type="top", ...) -> [latest_checkpoint(uri)] ("all" -> '
+                    "list_checkpoints(uri)); policy_record(uri, ...) -> latest_checkpoint(uri); the dropped "
+                    "metric is named in a comment"},
+         "latest"),
     Kind("TCK-M102", "selector-config", ("policy_selector_config",), r"PolicySelector(Config|Type)",
-         "what a PolicySelectorConfig / PolicySelectorType setting becomes"),
+         "what a PolicySelectorConfig / PolicySelectorType setting becomes",
+         {"drop": "a class field holding one is removed, with a comment, once nothing in the project uses it "
+                  "(its n= / metric= reads dropped by TCK-M101 / TCK-M114 decisions); other uses stay manual"},
+         "drop"),
     Kind("TCK-M103", "record-built-by-hand", ("policy_store", "simple_policy_store"),
          r"(PolicyRecord|PolicyWrapper)\(\.\.\.\) built by hand|PolicyRecord built by hand",
          "where a record built by hand is saved or read"),
     Kind("TCK-M104", "store-save", ("policy_store",), r"PolicyStore\.save",
          "where a checkpoint saved through the store is written"),
     Kind("TCK-M105", "record-or-mock", ("policy_store", "simple_policy_store"), r"policy_record_or_mock",
-         "what stands in when no policy URI is given"),
+         "what stands in when no policy URI is given",
+         {"path-or-none": "store.policy_record_or_mock(uri, run_name=...) -> (latest_checkpoint(uri) if uri is not "
+                          "None else None): no mock policy (for a URI that is a name or attribute, on a PolicyStore)"},
+         "path-or-none"),
     Kind("TCK-M106", "missing-error", ("policy_store",), r"PolicyMissingError",
          "what a handler of PolicyMissingError catches",
          {"file-not-found": "except FileNotFoundError (what tinyckpt raises when a run has no checkpoint)"},
          "file-not-found"),
     Kind("TCK-M107", "remote-uri", ("policy_store", "simple_policy_store"), r"(wandb|pytorch)://",
-         "where a wandb:// or pytorch:// checkpoint comes from (download it, or point at a local file)"),
+         "where a wandb:// or pytorch:// checkpoint comes from (download it, or point at a local file)",
+         {"not-implemented": "a PolicyStore load of a wandb:// URI -> the URI, with `raise NotImplementedError(...)` "
+                             "naming it just before its statement (the plan drops wandb)"},
+         "not-implemented"),
     Kind("TCK-M108", "best-checkpoint", ("checkpoint_manager",), r"find_(best_checkpoint|checkpoints_by_score)",
          "how to pick the best checkpoint, or the checkpoints above a score: tinyckpt keeps no scores",
          {"latest": "find_best_checkpoint(m) -> the latest checkpoint's path (None when there is none); "
@@ -60,12 +75,21 @@ KINDS: tuple[Kind, ...] = (
     Kind("TCK-M110", "trainer-state", ("trainer_checkpoint",), r"TrainerCheckpoint",
          "where a trainer state outside the trainer's save pair is written or read"),
     Kind("TCK-M111", "type-check", ("typing_cast",), r"records are checkpoint path strings now",
-         "what an isinstance check against a record class becomes"),
+         "what an isinstance check against a record class becomes",
+         {"str": "isinstance(x, PolicyRecord) -> isinstance(x, str), and x is a checkpoint path where it passes "
+                 "(a plain str passes too)"},
+         "str"),
     Kind("TCK-M112", "manager-shape", ("checkpoint_manager",), r"",
          "a SimpleCheckpointManager use with no tinyckpt counterpart (its own message says which)"),
     Kind("TCK-M113", "record-shape", ("policy_store", "simple_policy_store", "policy_records", "annotations",
                                       "mock_policy_record", "policy_metadata", "policy_cache", "legacy_imports"),
          r"", "a record, metadata or import use with no counterpart (its own message says which)"),
+    Kind("TCK-M114", "selector-variable", ("policy_store",), r"selector .+ is not a literal",
+         "which checkpoints a selector read at run time (from a config, an attribute) selects",
+         {"branch": 'policy_records(uri, selector_type=sel) -> (list_checkpoints(uri) if sel == "all" else '
+                    "[latest_checkpoint(uri)]); policy_record(uri, selector_type=sel) -> latest_checkpoint(uri); "
+                    'every value but "all" takes the latest checkpoint'},
+         "branch"),
     Kind("TCK-M190", "held-back", ("held_back",), r"",
          "nothing here: it migrates with its unit once the site its marker names is decided"),
     Kind("TCK-M191", "module-kept", ("delete_legacy_modules",), r"",
@@ -76,8 +100,9 @@ BY_NAME = {k.name: k for k in KINDS}
 
 
 def kind_of(rule: str, message: str) -> Kind | None:
-    """The kind of a manual site (the first kind, in code order, whose rule and pattern match)."""
-    return next((k for k in KINDS if k.matches(rule, message)), None)
+    """The kind of a manual site (the first kind, in code order, whose rule and pattern match; the catch-all
+    kinds, with an empty pattern, last)."""
+    return next((k for k in sorted(KINDS, key=lambda k: not k.pattern) if k.matches(rule, message)), None)
 
 
 class DecisionError(ValueError):

@@ -266,6 +266,8 @@ class _Pass(cst.CSTTransformer):
                 self.outcome.gone.add(id(orig))
                 self.outcome.removed.add(id(orig))
                 carry = _carried(carry, orig.leading_lines, edit.carry)  # type: ignore[attr-defined]
+                carry += [cst.EmptyLine(comment=cst.Comment(NOTE_PREFIX + " ".join(n.note.split())))
+                          for n in self.notes.get(id(orig), ())]  # a decision that removed it says so
                 continue
             if carry:
                 merged = _with_leading(stmt, carry)
@@ -279,7 +281,9 @@ class _Pass(cst.CSTTransformer):
             body.extend(self._inserted(carry))
             carry = []
         if isinstance(node, cst.IndentedBlock) and not body:
-            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carry)]
+            body, carry = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carry)], []
+        if any(line.comment is not None for line in carry):  # the last statement went, its comments stay
+            node = node.with_changes(footer=[*carry, *node.footer])
         if inserting:
             body = _pad_after(body, self.insert)
         if isinstance(node, cst.Module) and original is self.a.tree and body and self.a.tree.body and \

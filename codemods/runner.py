@@ -423,6 +423,27 @@ def _needle_candidates(scanned: Sequence[_Scanned], facts: Sequence[_Facts],
     return chosen
 
 
+def _field_uses(names: set[str], scanned: Sequence[_Scanned], config: Config) -> list[tuple[str, int]]:
+    """(name, count) of the textual uses of each field name in the project: `.name` and `name=` in its
+    Python files (legacy modules left out: they go), every `name` word in its YAML files (configs
+    loaded into the class). Conservative: a coincidental use of the name counts too."""
+    words = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    python = re.compile(rb"\.\s*(" + words + rb")\b|\b(" + words + rb")\s*=(?!=)")
+    yaml = re.compile(rb"\b(" + words + rb")\b")
+    counts = dict.fromkeys(names, 0)
+    files = [(s.file, python) for s in scanned if not config.is_legacy_module(s.module)]
+    files += [(os.fspath(p), yaml) for pattern in ("*.yaml", "*.yml") for p in Path(config.root).rglob(pattern)
+              if not any(part.startswith(".") for part in p.relative_to(config.root).parts)]
+    for file, pattern in files:
+        try:
+            data = read_bytes(file)
+        except OSError:
+            continue
+        for m in pattern.finditer(data):
+            counts[(m.group(1) or m.group(2) or b"").decode()] += 1
+    return sorted(counts.items())
+
+
 def _text_of(file: str) -> str:
     try:
         return decode_source(read_bytes(file))[0]
@@ -527,6 +548,8 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
                 chosen += more
                 first += extra
         index = merge_facts([base, *(f.facts for f in facts)])
+        if index.get("selector_fields"):  # TCK-M102 selector-config = drop: who still uses those fields
+            index["field_uses"] = _field_uses(set(index["selector_fields"]), scanned, config)
         index["frozen"] = sorted({s.module for s in chosen if s.file in outside})
         result.candidates = len([s for s in chosen if s.file not in outside])
         for s in chosen:

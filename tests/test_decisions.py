@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from golden_helpers import FIXTURES
-from rule_helpers import check_rule
+from rule_helpers import check_rule, run_rule
 
 from codemods import cli, runner
 from codemods.config import Config, ConfigError, config_from_table, find_config
@@ -122,3 +122,121 @@ def test_missing_error_file_not_found() -> None:
                                                            "what this handler catches\n    try:"),
                            sites=[("manual", "policy_store", "PolicyMissingError")])
     assert kind_of(undecided.sites[0].rule, undecided.sites[0].message).code == "TCK-M106"
+
+
+SELECTORS = '''from metta.agent.policy_store import PolicyStore
+
+
+def leaders(store: PolicyStore, uri, cfg):
+    for pr in store.policy_records(uri, selector_type="top", n=cfg.n, metric="reward"):
+        print(pr.run_name)
+    return [pr.uri for pr in store.policy_records(uri, selector_type=cfg.selector)]
+'''
+
+
+def test_selector_by_metric_latest_and_selector_variable_branch() -> None:
+    """TCK-M101 = latest: a "top" selector by a metric takes the latest checkpoint, with a note naming the metric;
+    TCK-M114 = branch: a selector read at run time becomes one list_checkpoints / latest_checkpoint branch per
+    kind of value (parenthesized: it stands in a comprehension's `for ... in`)."""
+    after = '''from tinyckpt import latest_checkpoint, list_checkpoints, parse_checkpoint_path
+
+
+def leaders(uri, cfg):
+    # tinyckpt-migrate: decided: TCK-M101 selector-by-metric = latest: the latest checkpoint, no longer the top by "reward"
+    for pr in [latest_checkpoint(uri)]:
+        print(parse_checkpoint_path(pr)[0])
+    # tinyckpt-migrate: decided: TCK-M114 selector-variable = branch: every checkpoint when cfg.selector is "all", else the latest
+    return [pr for pr in (list_checkpoints(uri) if cfg.selector == "all" else [latest_checkpoint(uri)])]
+'''
+    check_rule(RULES, SELECTORS, after, config=Config(decisions={"TCK-M101": "latest", "TCK-M114": "branch"}))
+    # one decision only: the other unit stays manual (each kind is decided on its own)
+    only = run_rule(RULES, SELECTORS, config=Config(decisions={"TCK-M101": "latest"}))
+    assert "selector cfg.selector is not a literal" in only.new_source and "[latest_checkpoint(uri)]" in only.new_source
+    assert {kind_of(s.rule, s.message).code for s in only.sites if s.outcome == "manual"} == {"TCK-M114"}
+    # a dropped argument that calls code is never dropped: the site stays manual
+    calls = SELECTORS.replace("metric=\"reward\"", "metric=cfg.pick_metric()")
+    kept = run_rule(RULES, calls, config=Config(decisions={"TCK-M101": "latest"}))
+    assert 'store.policy_records(uri, selector_type="top", n=cfg.n, metric=cfg.pick_metric())' in kept.new_source
+    assert any(kind_of(s.rule, s.message).code == "TCK-M101" for s in kept.sites if s.outcome == "manual")
+
+
+REMOTE = '''from metta.agent.policy_store import PolicyStore
+
+
+def main(args):
+    policy_store = PolicyStore.create(device="cpu", data_dir=args.data_dir, wandb_config=None)
+    agent = policy_store.policy_record_or_mock(args.policy_uri, run_name=args.run).policy
+    if args.baseline:
+        # the published one
+        baseline_agent = policy_store.policy_record("wandb://run/navigation_baseline:v12").policy
+        print(f"baseline: {sum(p.numel() for p in baseline_agent.parameters())} parameters")
+    return agent
+'''
+
+
+def test_record_or_mock_path_or_none_and_remote_uri_not_implemented() -> None:
+    after = '''import torch
+from tinyckpt import latest_checkpoint
+
+
+def main(args):
+    # tinyckpt-migrate: decided: TCK-M105 record-or-mock = path-or-none: None where no policy URI is given (no mock policy)
+    agent = torch.load((latest_checkpoint(args.policy_uri) if args.policy_uri is not None else None), weights_only=False)
+    if args.baseline:
+        # the published one
+        raise NotImplementedError("tinyckpt loads local checkpoint files only: download wandb://run/navigation_baseline:v12 and pass its path")
+        baseline_agent = torch.load("wandb://run/navigation_baseline:v12", weights_only=False)
+        print(f"baseline: {sum(p.numel() for p in baseline_agent.parameters())} parameters")
+    return agent
+'''
+    check_rule(RULES, REMOTE, after, config=Config(decisions=parse_decisions("simple")))
+    undecided = run_rule(RULES, REMOTE)
+    assert {kind_of(s.rule, s.message).code for s in undecided.sites if s.outcome == "manual"} >= {"TCK-M105",
+                                                                                                   "TCK-M107"}
+    # evaluated only sometimes (a lambda, a conditional expression): no raise can stand before it, it stays manual
+    lazy = REMOTE.replace('baseline_agent = policy_store.policy_record("wandb://run/navigation_baseline:v12").policy',
+                          'baseline_agent = (policy_store.policy_record("wandb://run/b:v1") if args.remote else None)')
+    lazy = lazy.replace('print(f"baseline: {sum(p.numel() for p in baseline_agent.parameters())} parameters")',
+                        "print(baseline_agent)")
+    kept = run_rule(RULES, lazy, config=Config(decisions=parse_decisions("simple")))
+    assert "NotImplementedError" not in kept.new_source
+    assert any(kind_of(s.rule, s.message).code == "TCK-M107" for s in kept.sites if s.outcome == "manual")
+    # a URI computed by a call is read twice by the decided form: policy_record_or_mock stays manual
+    called = REMOTE.replace("policy_record_or_mock(args.policy_uri,", "policy_record_or_mock(args.uri(),")
+    kept = run_rule(RULES, called, config=Config(decisions=parse_decisions("simple")))
+    assert any(kind_of(s.rule, s.message).code == "TCK-M105" for s in kept.sites if s.outcome == "manual")
+
+
+TYPE_CHECK = '''from metta.agent.policy_store import PolicyRecord, PolicyStore
+
+
+def describe(policy) -> str:
+    if isinstance(policy, PolicyRecord):
+        return f"{policy.run_name}@{policy.metadata.epoch}"
+    return str(policy)
+
+
+def show(store: PolicyStore, uri):
+    print(describe(store.policy_record(uri)))
+'''
+
+
+def test_type_check_str() -> None:
+    """TCK-M111 = str: the check becomes isinstance(x, str), and in the narrowed branch x is a checkpoint path."""
+    after = '''from tinyckpt import latest_checkpoint, parse_checkpoint_path
+
+
+def describe(policy) -> str:
+    # tinyckpt-migrate: decided: TCK-M111 type-check = str: a record is its checkpoint path now (a plain str passes this check too)
+    if isinstance(policy, str):
+        return f"{parse_checkpoint_path(policy)[0]}@{parse_checkpoint_path(policy)[1]}"
+    return str(policy)
+
+
+def show(uri):
+    print(describe(latest_checkpoint(uri)))
+'''
+    check_rule(RULES, TYPE_CHECK, after, config=Config(decisions={"TCK-M111": "str"}))
+    undecided = run_rule(RULES, TYPE_CHECK)
+    assert "isinstance(policy, PolicyRecord)" in undecided.new_source
+    assert any(kind_of(s.rule, s.message).code == "TCK-M111" for s in undecided.sites if s.outcome == "manual")

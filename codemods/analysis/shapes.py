@@ -4,9 +4,11 @@ what a run directory's parent is, what the trainer's save pair is. Pure function
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import libcst as cst
+
+from codemods.decisions import chosen
 
 _EMPTY = cst.Module([])
 
@@ -18,6 +20,26 @@ def code(node: cst.CSTNode, limit: int = 0) -> str:
         return text
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+PURE_CALLS = frozenset({"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"})  # dropping these drops nothing
+
+
+class _Calls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.impure = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS):
+            self.impure = True
+
+
+def calls_code(node: cst.CSTNode) -> bool:
+    """Whether an expression calls anything but a few pure builtins (dropping it would drop a side effect)."""
+    found = _Calls()
+    node.visit(found)
+    return found.impure
 
 
 def literal_str(node: cst.BaseExpression | None) -> str | None:
@@ -64,7 +86,7 @@ _AFTER_URI = {
     "policy_records": ("selector_type", "n", "metric", "stats_client", "eval_name"),
     "load_from_uri": (),
 }
-_URI_KEYWORDS = ("uri_or_config", "uri")
+_URI_KEYWORDS = ("uri_or_config", "uri", "policy_uri")
 SCHEMES = {
     "wandb://": "wandb:// URIs have no tinyckpt counterpart; download the artifact or point at a local checkpoint",
     "pytorch://": "pytorch:// URIs have no tinyckpt counterpart; load the file with torch.load",
@@ -89,8 +111,27 @@ def selector(call: cst.Call, method: str) -> tuple[dict[str, cst.BaseExpression]
     return given, (literal_str(node) if node is not None else "top")
 
 
-def producer_problem(call: cst.Call, method: str) -> str | None:
-    """Why a PolicyStore call has no tinyckpt counterpart (the manual reason), or None."""
+def decided_selector(call: cst.Call, method: str, decisions: Mapping[str, str]) -> str | None:
+    """What a store call selects under the team's decisions: "all", "latest", or "branch" (a selector
+    read at run time: every checkpoint when it is "all", else the latest); None when no decision covers it.
+    TCK-M101 selector-by-metric = latest takes the latest for "top" / "rand" (by a metric, n= or stats-server
+    scores); TCK-M114 selector-variable = branch covers a selector that is not a literal. Never when a
+    dropped argument calls code (dropping it would drop a side effect)."""
+    if not decisions:
+        return None
+    given, sel = selector(call, method)
+    if any(calls_code(given[k]) for k in ("n", "metric", "stats_client", "eval_name") if k in given):
+        return None
+    if sel is None:
+        return "branch" if chosen(decisions, "selector-variable") == "branch" else None
+    if chosen(decisions, "selector-by-metric") != "latest" or (method == "policy_record" and sel == "all"):
+        return None
+    return "all" if sel == "all" else "latest" if sel in ("top", "rand", "latest") else None
+
+
+def producer_problem(call: cst.Call, method: str, decisions: Mapping[str, str] = {}) -> str | None:  # noqa: B006
+    """Why a PolicyStore call has no tinyckpt counterpart (the manual reason), or None (also when a
+    decision covers it: `decided_selector`)."""
     if any(a.star for a in call.args):
         return f"{method}(*args/**kwargs): decide which checkpoints this selects"
     uri = uri_argument(call)
@@ -108,6 +149,8 @@ def producer_problem(call: cst.Call, method: str) -> str | None:
     given, sel = selector(call, method)
     if method == "load_from_uri":
         return None if not given else "load_from_uri with extra arguments"
+    if decided_selector(call, method, decisions):
+        return None
     if "stats_client" in given or "eval_name" in given:
         return "stats-server scores have no tinyckpt counterpart; decide how to rank checkpoints"
     if sel is None:
@@ -129,17 +172,95 @@ def producer_problem(call: cst.Call, method: str) -> str | None:
     return None
 
 
-def store_replacement(call: cst.Call, method: str) -> tuple[cst.BaseExpression, str]:
-    """The tinyckpt expression for a PolicyStore call that has a counterpart, and the name it imports."""
+REMOTE = "wandb://"  # TCK-M107 remote-uri = not-implemented: a load of it raises NotImplementedError
+
+
+def remote_uri(call: cst.Call) -> str | None:
+    """The wandb:// URI text a store call loads (its literal start for an f-string), or None."""
+    uri = uri_argument(call)
+    if uri is None:
+        return None
+    text = literal_str(uri.value)
+    if isinstance(uri.value, cst.FormattedString) and uri.value.parts and \
+            isinstance(uri.value.parts[0], cst.FormattedStringText):
+        text = uri.value.parts[0].value
+    return text if text is not None and text.startswith(REMOTE) else None
+
+
+_CONDITIONAL = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp,
+                cst.BooleanOperation, cst.FunctionDef, cst.ClassDef)
+
+
+def raise_point(parents: Mapping[cst.CSTNode, cst.CSTNode], node: cst.CSTNode) -> cst.CSTNode | None:
+    """The statement before which a `raise` runs exactly when `node` would be evaluated (each time its
+    statement runs): a simple statement line, or the header of a for / if (not an elif) / while / with
+    holding it; None when `node` is evaluated only sometimes (in a lambda, a comprehension, a
+    conditional expression, `and` / `or`) or the statement is something else."""
+    current: cst.CSTNode | None = node
+    while current is not None and not isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        if isinstance(current, _CONDITIONAL):
+            return None
+        current = parents.get(current)
+    if isinstance(current, cst.SimpleStatementLine):
+        return current
+    if isinstance(current, (cst.For, cst.While, cst.With)) or (
+            isinstance(current, cst.If) and not isinstance(parents.get(current), cst.If)):
+        return current
+    return None
+
+
+def remote_decided(call: cst.Call, decisions: Mapping[str, str], parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """TCK-M107 remote-uri = not-implemented covers this store call: it loads a wandb:// URI, and a
+    `raise` can stand before its statement (`raise_point`)."""
+    return chosen(decisions, "remote-uri") == "not-implemented" and remote_uri(call) is not None and \
+        raise_point(parents, call) is not None
+
+
+def not_implemented(uri: str) -> cst.SimpleStatementLine:
+    """`raise NotImplementedError(...)` for a load of a remote checkpoint (TCK-M107 = not-implemented)."""
+    scheme = uri.split("://", 1)[0]
+    message = f"tinyckpt loads local checkpoint files only: download {uri if uri != REMOTE else 'the ' + scheme + ':// checkpoint'} and pass its path"
+    text = '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return cst.SimpleStatementLine([cst.Raise(cst.Call(cst.Name("NotImplementedError"), [cst.Arg(cst.SimpleString(text))]))])
+
+
+def store_replacement(call: cst.Call, method: str, decisions: Mapping[str, str] = {}) \
+        -> tuple[cst.BaseExpression, tuple[str, ...]]:  # noqa: B006
+    """The tinyckpt expression for a PolicyStore call that has a counterpart (or a decided one), and the
+    names it imports."""
     uri = uri_argument(call)
     assert uri is not None
     arg = cst.Arg(uri.value)
     if method == "policy_records":
-        _, sel = selector(call, method)
+        given, sel = selector(call, method)
+        sel = decided_selector(call, method, decisions) or sel
+        if sel == "branch":  # (list_checkpoints(uri) if <selector> == "all" else [latest_checkpoint(uri)])
+            left = given["selector_type"]
+            if not isinstance(left, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)) and not left.lpar:
+                left = left.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            test = cst.Comparison(left, [cst.ComparisonTarget(cst.Equal(), cst.SimpleString('"all"'))])
+            return cst.IfExp(test, cst.Call(cst.Name("list_checkpoints"), [arg]),
+                             cst.List([cst.Element(cst.Call(cst.Name("latest_checkpoint"), [arg]))]),
+                             lpar=[cst.LeftParen()], rpar=[cst.RightParen()]), ("latest_checkpoint", "list_checkpoints")
         name, wrap = LIST_SELECTORS[sel or "all"]
         new: cst.BaseExpression = cst.Call(cst.Name(name), [arg])
-        return (cst.List([cst.Element(new)]) if wrap else new), name
-    return cst.Call(cst.Name("latest_checkpoint"), [arg]), "latest_checkpoint"
+        return (cst.List([cst.Element(new)]) if wrap else new), (name,)
+    if method == "policy_record_or_mock":  # TCK-M105 = path-or-none: (latest_checkpoint(uri) if uri is not None else None)
+        test = cst.Comparison(uri.value, [cst.ComparisonTarget(cst.IsNot(), cst.Name("None"))])
+        return cst.IfExp(test, cst.Call(cst.Name("latest_checkpoint"), [arg]), cst.Name("None"),
+                         lpar=[cst.LeftParen()], rpar=[cst.RightParen()]), ("latest_checkpoint",)
+    return cst.Call(cst.Name("latest_checkpoint"), [arg]), ("latest_checkpoint",)
+
+
+def or_mock_decided(call: cst.Call, decisions: Mapping[str, str]) -> bool:
+    """TCK-M105 record-or-mock = path-or-none covers this policy_record_or_mock(uri[, run_name]) call: the
+    URI is a name or an attribute chain (it is read twice), and nothing else is passed but a run name."""
+    uri = uri_argument(call)
+    rest = [a for a in call.args if a is not uri]
+    return chosen(decisions, "record-or-mock") == "path-or-none" and uri is not None and \
+        dotted(uri.value) is not None and not any(a.star for a in call.args) and \
+        all(not calls_code(a.value) for a in rest) and len(rest) <= 1 and \
+        all(a.keyword is None or a.keyword.value == "run_name" for a in rest)
 
 
 # -- half-state store calls (SimplePolicyStore) ------------------------------------------------------------

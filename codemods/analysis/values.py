@@ -37,11 +37,14 @@ from codemods.analysis.graph import (
 from codemods.analysis.shapes import (
     HALF_RECORD_CALLS,
     assigned_in,
+    calls_code,
     code,
     half_record_problem,
     literal_str,
     manager_construction,
     match_save_pair,
+    or_mock_decided,
+    remote_decided,
     producer_problem,
 )
 from codemods.decisions import chosen
@@ -95,7 +98,6 @@ MANAGER_NO_COUNTERPART = {
     "save_trainer_state": "save_trainer_state without the save_agent of the same epoch just before it; "
                           "tinyckpt saves the trainer state with the agent (save_checkpoint)",
 }
-PURE_CALLS = frozenset({"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"})  # metadata may drop these
 WRAPPER_BUILT = ("PolicyWrapper(...) built by hand; records are checkpoint paths now: pass a path "
                  "(checkpoint_path(run, epoch))")
 _UNDERSTOOD = (cst.Element, cst.DictElement, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp,
@@ -146,6 +148,7 @@ class Builder(cst.CSTVisitor):
         self.module, self.package = a.module or "__main__", a.package
         self.graph = Graph(self.module)
         self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.type_checks: dict[int, str] = {}  # id(isinstance call) -> its checked value's key (TCK-M111 = str)
         self._stack: list[cst.CSTNode] = []
         self.memo: dict[int, str | None] = {}
         self._loads: dict[tuple[int, str], str | None] = {}  # (scope, name) -> the key a read of it has
@@ -683,7 +686,7 @@ class Builder(cst.CSTVisitor):
             found = manager_args(call, SAVE_ARGS)
             if found is None:
                 return "unexpected save_agent arguments; rewrite as save_checkpoint(agent, epoch, trainer_state)"
-            if _calls_code(found["metadata"]):
+            if calls_code(found["metadata"]):
                 return "save_agent metadata calls code (tinyckpt saves no metadata); decide what to keep"
             return None
         if method == "get_checkpoint_count" and not call.args:
@@ -746,7 +749,11 @@ class Builder(cst.CSTVisitor):
 
     def producer_problems(self, call: cst.Call, method: str) -> tuple[str | None, str | None]:
         """(as a PolicyStore call, as a SimplePolicyStore call): why it has no counterpart, or None."""
-        full = STORE_MANUAL.get(method) if method not in FULL_PRODUCERS else producer_problem(call, method)
+        decisions = self.a.config.decisions
+        full = STORE_MANUAL.get(method) if method not in FULL_PRODUCERS else producer_problem(call, method, decisions)
+        if full and remote_decided(call, decisions, self.parents) or method == "policy_record_or_mock" and \
+                or_mock_decided(call, decisions):
+            full = None
         half = half_record_problem(call, method) if method in HALF_RECORD_CALLS else "not a SimplePolicyStore method"
         return full, half
 
@@ -1042,6 +1049,15 @@ class Builder(cst.CSTVisitor):
         if q == "builtins.isinstance":
             if call.args and call.args[0] is arg and len(call.args) == 2:
                 legacy = self.legacy(call.args[1].value)
+                if legacy in RECORD_CLASSES and chosen(self.a.config.decisions, "type-check") == "str":
+                    key = self.classify(arg.value)  # TCK-M111 = str: what passes the check is a record
+                    if isinstance(arg.value, cst.Name):
+                        param = self._param_key(arg.value)
+                        if param and self._only_narrowed(call, arg.value.value):
+                            self.fact(param, K.DISPATCH, "isinstance check")
+                            self.fact(param, K.REC, "checked by isinstance")
+                    self.type_checks[id(call)] = key or ""
+                    return None
                 if legacy:
                     if isinstance(arg.value, cst.Name):
                         param = self._param_key(arg.value)
@@ -1169,23 +1185,6 @@ def _manager_pair(first: Any, second: Any) -> cst.Call | None:
 
 def state_call(line: cst.SimpleStatementLine) -> cst.Call | None:
     return _manager_call(line, "save_trainer_state", whole=True)
-
-
-class _Calls(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.impure = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS):
-            self.impure = True
-
-
-def _calls_code(node: cst.CSTNode) -> bool:
-    """Whether an expression calls anything but a few pure builtins (dropping it would drop a side effect)."""
-    found = _Calls()
-    node.visit(found)
-    return found.impure
 
 
 def _assigned(value: cst.CSTNode) -> str:

@@ -54,8 +54,8 @@ class Rule:
 
 
 def paren(new: cst.BaseExpression, old: Any) -> cst.BaseExpression:
-    """`new` standing where `old` stood, keeping `old`'s parentheses."""
-    return new.with_changes(lpar=old.lpar, rpar=old.rpar)
+    """`new` standing where `old` stood, keeping `old`'s parentheses (or `new`'s own, when `old` has none)."""
+    return new.with_changes(lpar=old.lpar, rpar=old.rpar) if old.lpar or not new.lpar else new
 
 
 def held_back(a: Analysis, rule: str, family: str = "", half: bool | None = None) \

@@ -1,27 +1,102 @@
-"""PolicySelectorConfig / PolicySelectorType settings -> manual: tinyckpt has no selectors or metrics."""
+"""PolicySelectorConfig / PolicySelectorType settings -> manual: tinyckpt has no selectors or metrics.
+
+TCK-M102 selector-config = drop: a class field holding one (`leaderboard: PolicySelectorConfig = ...`) is
+removed, with a comment, when nothing in the project uses the field any more: every `.field` / `field=`
+in the project's Python files (and every `field` word in its YAML files) is one a decision drops (the
+`n=` / `metric=` arguments of a decided selector). The count is textual, so a coincidental use of the
+same name elsewhere keeps the field (and its site manual): never a field some code still reads.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from typing import Any
+
+import libcst as cst
 
 from codemods.analysis import Analysis
+from codemods.analysis.shapes import code, decided_selector, selector
+from codemods.decisions import chosen
 from codemods.edits import Edit
 from codemods.rules._rule import Rule
 
 SELECTORS = frozenset({"PolicySelectorConfig", "PolicySelectorType"})
 REASON = ("{name} (selectors top/rand, metrics) has no tinyckpt counterpart; decide how this setting picks "
           "checkpoints")
+DROPPED_ARGS = ("n", "metric", "stats_client", "eval_name")  # what a decided selector no longer passes
+
+
+def selector_fields(a: Analysis) -> list[tuple[cst.SimpleStatementLine, str]]:
+    """(statement, field name) of each class-body field whose statement names a selector class."""
+    out: dict[int, tuple[cst.SimpleStatementLine, str]] = {}
+    for node, legacy, _ in a.walk.legacy_refs:
+        stmt = a.statement_of(node)
+        if legacy not in SELECTORS or not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        target = small.target if isinstance(small, cst.AnnAssign) else \
+            small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else None
+        block = a.parent(stmt)
+        if isinstance(target, cst.Name) and isinstance(a.parent(block) if block else None, cst.ClassDef):
+            out[id(stmt)] = (stmt, target.value)
+    return list(out.values())
+
+
+def dropped_reads(a: Analysis) -> list[str]:
+    """The attribute names read in the arguments that decided store calls of this file drop."""
+    names: list[str] = []
+    for _, call, method, _ in a.walk.producers:
+        if decided_selector(call, method, a.config.decisions):
+            given, _ = selector(call, method)
+            for arg in (given[k] for k in DROPPED_ARGS if k in given):
+                names += [n.attr.value for n in _attributes(arg)]
+    return names
+
+
+def _attributes(node: cst.CSTNode) -> Iterable[cst.Attribute]:
+    if isinstance(node, cst.Attribute):
+        yield node
+    for child in node.children:
+        yield from _attributes(child)
 
 
 class PolicySelectorConfig(Rule):
     NAME = "policy_selector_config"
-    DESCRIPTION = "Uses of PolicySelectorConfig / PolicySelectorType (not their imports) -> manual."
+    DESCRIPTION = ("Uses of PolicySelectorConfig / PolicySelectorType (not their imports) -> manual; a field "
+                   "holding one goes, with a comment, when decided and nothing uses it any more.")
+
+    @classmethod
+    def facts(cls, a: Analysis) -> dict[str, list[Any]]:
+        """("selector_fields": names of fields holding a selector setting) and ("selector_reads_dropped":
+        attribute names read in arguments decided store calls drop)."""
+        out: dict[str, list[Any]] = {}
+        if chosen(a.config.decisions, "selector-config") == "drop":
+            found = selector_fields(a)
+            fields = [name for _, name in found]  # an `name = ...` definition is one `name=` the runner counts:
+            dropped = dropped_reads(a) + [name for stmt, name in found if isinstance(stmt.body[0], cst.Assign)]
+            if fields:
+                out["selector_fields"] = fields
+            if dropped:
+                out["selector_reads_dropped"] = dropped
+        return out
 
     def plan(self, a: Analysis) -> Iterable[Edit]:
+        gone: set[int] = set()
+        if chosen(a.config.decisions, "selector-config") == "drop":
+            uses = dict(a.index.get("field_uses", ()))  # (name, count): counted by the runner
+            dropped = Counter(a.index.get("selector_reads_dropped", ()))
+            for stmt, name in selector_fields(a):
+                if name in uses and uses[name] <= dropped[name]:
+                    gone.add(id(stmt))
+                    was = code(stmt.body[0], 100)
+                    yield self.remove(stmt, f"selector field {name} removed (decided)", carry="all")
+                    yield self.note(stmt, f"TCK-M102 selector-config = drop: tinyckpt has no selectors; was `{was}`")
         seen: set[tuple[int, str]] = set()
         for node, legacy, _ in a.walk.legacy_refs:
             if legacy in SELECTORS:
-                key = (id(a.statement_of(node)), legacy)
-                if key not in seen:  # one site per statement
+                stmt = a.statement_of(node)
+                key = (id(stmt), legacy)
+                if key not in seen and id(stmt) not in gone:  # one site per statement
                     seen.add(key)
                     yield self.manual(node, REASON.format(name=legacy))

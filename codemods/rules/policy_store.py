@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import libcst as cst
 
 from codemods.analysis import Analysis
 from codemods.analysis.graph import K
-from codemods.analysis.shapes import store_replacement
+from codemods.analysis.shapes import (
+    code,
+    decided_selector,
+    not_implemented,
+    raise_point,
+    remote_decided,
+    remote_uri,
+    selector,
+    store_replacement,
+    uri_argument,
+)
 from codemods.analysis.values import STORE_MANUAL
 from codemods.decisions import chosen
 from codemods.edits import Edit
@@ -26,6 +36,23 @@ MISSING_ERROR = "FileNotFoundError"  # what latest_checkpoint raises where Polic
 MISSING_REASON = "PolicyMissingError: tinyckpt raises FileNotFoundError; decide what this handler catches"
 
 
+def decided_note(call: cst.Call, method: str, decisions: Mapping[str, str]) -> str | None:
+    """The note above a store call a decision rewrote (None: the migration table rewrote it)."""
+    if method == "policy_record_or_mock":
+        return "TCK-M105 record-or-mock = path-or-none: None where no policy URI is given (no mock policy)"
+    given, sel = selector(call, method)
+    if decided_selector(call, method, decisions) == "branch":
+        return (f"TCK-M114 selector-variable = branch: every checkpoint when {code(given['selector_type'], 60)} is "
+                '"all", else the latest')
+    if sel in ("top", "rand") and (method == "policy_records" or len(given) > 1) or \
+            any(k in given for k in ("metric", "stats_client", "eval_name")):
+        ranked = ("by the stats server" if "stats_client" in given or "eval_name" in given else
+                  f"by {code(given['metric'], 60)}" if "metric" in given else "")
+        was = "a random one" if sel == "rand" else f"the top {ranked}".rstrip()
+        return f"TCK-M101 selector-by-metric = latest: the latest checkpoint, no longer {was}"
+    return None
+
+
 class PolicyStoreCalls(Rule):
     NAME = "policy_store"
     DESCRIPTION = ("store.policy_record(uri) / load_from_uri(uri) -> latest_checkpoint(uri); policy_records(uri, "
@@ -36,14 +63,22 @@ class PolicyStoreCalls(Rule):
     def plan(self, a: Analysis) -> Iterable[Edit]:
         s = a.solution
         rewritten: set[int] = set()
+        raised: set[int] = set()
         for key, call, method, receiver in a.walk.producers:
             if method == "from_key_and_version" or not receiver or not s.has(receiver, K.STORE) or not s.migrates(key):
                 continue
-            _, name = store_replacement(call, method)
+            decisions = a.config.decisions
+            if remote_decided(call, decisions, a.walk.parents):
+                yield from self._not_implemented(a, call, raised)
+                continue
+            _, names = store_replacement(call, method, decisions)
             rewritten.add(id(call))
-            yield self.replace(call, f"store.{method}(...) -> {name}(...)",
-                               lambda updated, m=method: paren(store_replacement(updated, m)[0], updated),
-                               imports=[(a.config.target, name)])
+            yield self.replace(call, f"store.{method}(...) -> {' / '.join(names)}(...)",
+                               lambda updated, m=method: paren(store_replacement(updated, m, decisions)[0], updated),
+                               imports=[(a.config.target, name) for name in names])
+            decided = decided_note(call, method, decisions)
+            if decided:
+                yield self.note(call, decided)
         for node, reason, _, holds in held_back(a, self.NAME):
             yield self.manual(node, reason + holds)
         for receiver, method, site in s.manual_calls:
@@ -51,6 +86,19 @@ class PolicyStoreCalls(Rule):
             if node is not None and s.has(receiver, K.STORE):
                 yield self.manual(node, STORE_MANUAL[method])
         yield from self._missing(a, rewritten)
+
+    def _not_implemented(self, a: Analysis, call: cst.Call, raised: set[int]) -> Iterable[Edit]:
+        """TCK-M107 remote-uri = not-implemented: the call becomes its URI (a record is a path now), and
+        `raise NotImplementedError(...)` naming it stands before the statement (what follows is unreachable)."""
+        uri, stmt = remote_uri(call), raise_point(a.walk.parents, call)
+        assert uri is not None and stmt is not None
+        yield self.replace(call, f"store call on {uri} -> NotImplementedError (decided)",
+                           lambda updated: paren(cast(cst.Arg, uri_argument(updated)).value, updated))
+        if id(stmt) not in raised:
+            raised.add(id(stmt))
+            yield self.replace(stmt, "raise NotImplementedError", lambda updated: cst.FlattenSentinel([
+                not_implemented(uri).with_changes(leading_lines=updated.leading_lines),
+                updated.with_changes(leading_lines=())]), report=False)
 
     def _missing(self, a: Analysis, rewritten: set[int]) -> Iterable[Edit]:
         """except PolicyMissingError around store calls: FileNotFoundError when they all became

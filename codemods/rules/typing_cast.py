@@ -19,7 +19,7 @@ _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.SimpleString, cs
 
 class TypingCast(Rule):
     NAME = "typing_cast"
-    DESCRIPTION = "typing.cast(PolicyRecord, x) -> x; isinstance(x, PolicyRecord) -> manual (a path is a str now)."
+    DESCRIPTION = "typing.cast(PolicyRecord, x) -> x; isinstance(x, PolicyRecord) -> manual (a path is a str now), or isinstance(x, str) when decided."
 
     def plan(self, a: Analysis) -> Iterable[Edit]:
         calls = a.walk.calls
@@ -28,7 +28,13 @@ class TypingCast(Rule):
                 kind = call.args[1].value
                 legacy = a.legacy(kind) or next((a.legacy(e.value) for e in getattr(kind, "elements", ())
                                                  if a.legacy(e.value)), None)
-                if legacy in RECORD_CLASSES:
+                key = a.walk.type_checks.get(id(call))
+                if legacy in RECORD_CLASSES and key is not None and (not key or a.solution.migrates(key)):
+                    yield self.replace(call.args[1].value, f"isinstance(x, {legacy}) -> isinstance(x, str) (decided)",
+                                       lambda updated: cst.Name("str", lpar=updated.lpar, rpar=updated.rpar))
+                    yield self.note(call, f"TCK-M111 type-check = str: a record is its checkpoint path now (a plain "
+                                          f"str passes this check too)")
+                elif legacy in RECORD_CLASSES:
                     yield self.manual(call, ISINSTANCE_REASON.format(cls=legacy))
         for call in (c for q in CASTS for c in calls.get(q, ())):
             if len(call.args) == 2 and not any(arg.keyword or arg.star for arg in call.args) and \
