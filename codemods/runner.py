@@ -428,7 +428,7 @@ def _field_uses(names: set[str], scanned: Sequence[_Scanned], config: Config) ->
     Python files (legacy modules left out: they go), every `name` word in its YAML files (configs
     loaded into the class). Conservative: a coincidental use of the name counts too."""
     words = b"|".join(re.escape(n.encode()) for n in sorted(names))
-    python = re.compile(rb"\.\s*(" + words + rb")\b|\b(" + words + rb")\s*=(?!=)")
+    python = re.compile(rb"\.[ \t]*(" + words + rb")\b|\b(" + words + rb")[ \t]*=(?!=)")
     yaml = re.compile(rb"\b(" + words + rb")\b")
     counts = dict.fromkeys(names, 0)
     files = [(s.file, python) for s in scanned if not config.is_legacy_module(s.module)]

@@ -240,3 +240,56 @@ def show(uri):
     undecided = run_rule(RULES, TYPE_CHECK)
     assert "isinstance(policy, PolicyRecord)" in undecided.new_source
     assert any(kind_of(s.rule, s.message).code == "TCK-M111" for s in undecided.sites if s.outcome == "manual")
+
+
+def _project(root: Path, files: dict[str, str], decisions: str) -> runner.RunResult:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    (root / "pyproject.toml").write_text(f'[project]\nname = "p"\n\n[tool.tinyckpt-migrate]\ndecisions = {decisions}\n',
+                                         encoding="utf-8")
+    return runner.run([root], find_config(root), jobs=1)
+
+
+SELECTOR_CONFIG = {
+    "app/__init__.py": "",
+    "app/config.py": '''from dataclasses import dataclass, field
+
+from metta.agent.policy_store import PolicySelectorConfig
+
+
+@dataclass
+class EvalConfig:
+    uris: list[str] = field(default_factory=list)
+    # Which checkpoints the leaderboard shows.
+    ranking: PolicySelectorConfig = field(default_factory=lambda: PolicySelectorConfig(type="top", n=3, metric="reward"))
+''',
+    "app/main.py": '''from app.config import EvalConfig
+from metta.agent.policy_store import PolicyStore
+
+
+def leaders(store: PolicyStore, cfg: EvalConfig) -> list[str]:
+    return [pr.uri for uri in cfg.uris for pr in store.policy_records(uri, selector_type="top", n=cfg.ranking.n)]
+''',
+}
+
+
+def test_selector_config_drop_removes_a_field_nothing_uses_any_more(tmp_path: Path) -> None:
+    """TCK-M102 = drop: the field goes with a comment when its only use is an argument a TCK-M101 decision drops;
+    one more use anywhere in the project (here a YAML config naming it) keeps it, and its site manual."""
+    result = _project(tmp_path / "p", SELECTOR_CONFIG, '"simple"')
+    assert result.errors == [] and not result.manual
+    config = {os.path.relpath(c.file, tmp_path / "p"): c for c in result.changes}["app/config.py"].new_text
+    assert config is not None
+    assert config.endswith('''    uris: list[str] = field(default_factory=list)
+    # Which checkpoints the leaderboard shows.
+    # tinyckpt-migrate: decided: TCK-M102 selector-config = drop: tinyckpt has no selectors; was `ranking: PolicySelectorConfig = field(default_factory=lambda: PolicySelectorConfig(type="top", n=3, metric="reward"))`
+''') and "PolicySelectorConfig" not in config.split("# tinyckpt-migrate")[0]
+    compile(config, "config.py", "exec")
+    kept = _project(tmp_path / "q", {**SELECTOR_CONFIG, "conf/eval.yaml": "ranking:\n  n: 5\n"}, '"simple"')
+    assert [(os.path.relpath(s.path, tmp_path / "q"), kind_of(s.rule, s.message).code) for s in kept.manual
+            if s.rule != runner.KEEP_RULE] == \
+        [("app/config.py", "TCK-M102")]
+    undecided = _project(tmp_path / "r", SELECTOR_CONFIG, '{ selector-by-metric = "latest" }')
+    assert ("app/config.py", "TCK-M102") in [(os.path.relpath(s.path, tmp_path / "r"), kind_of(s.rule, s.message).code)
+                                             for s in undecided.manual]

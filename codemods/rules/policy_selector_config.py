@@ -89,7 +89,7 @@ class PolicySelectorConfig(Rule):
             for stmt, name in selector_fields(a):
                 if name in uses and uses[name] <= dropped[name]:
                     gone.add(id(stmt))
-                    was = code(stmt.body[0], 100)
+                    was = code(stmt.body[0])
                     yield self.remove(stmt, f"selector field {name} removed (decided)", carry="all")
                     yield self.note(stmt, f"TCK-M102 selector-config = drop: tinyckpt has no selectors; was `{was}`")
         seen: set[tuple[int, str]] = set()
