@@ -48,7 +48,12 @@ KINDS: tuple[Kind, ...] = (
          "drop"),
     Kind("TCK-M103", "record-built-by-hand", ("policy_store", "simple_policy_store"),
          r"(PolicyRecord|PolicyWrapper)\(\.\.\.\) built by hand|PolicyRecord built by hand",
-         "where a record built by hand is saved or read"),
+         "where a record built by hand is saved or read",
+         {"save-checkpoint": 'pr = PolicyRecord(store, RUN, "[file://]<BASE>/<RUN>/<file>", {"epoch": E, ...}); '
+                             "pr.policy = agent; store.save(pr) -> pr = str(save_checkpoint(agent, RUN, E, "
+                             "base_dir=BASE)): the agent alone, in the tinyckpt layout; other metadata is named in a "
+                             "comment. Other records built by hand stay manual"},
+         "save-checkpoint"),
     Kind("TCK-M104", "store-save", ("policy_store",), r"PolicyStore\.save",
          "where a checkpoint saved through the store is written"),
     Kind("TCK-M105", "record-or-mock", ("policy_store", "simple_policy_store"), r"policy_record_or_mock",

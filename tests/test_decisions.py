@@ -293,3 +293,48 @@ def test_selector_config_drop_removes_a_field_nothing_uses_any_more(tmp_path: Pa
     undecided = _project(tmp_path / "r", SELECTOR_CONFIG, '{ selector-by-metric = "latest" }')
     assert ("app/config.py", "TCK-M102") in [(os.path.relpath(s.path, tmp_path / "r"), kind_of(s.rule, s.message).code)
                                              for s in undecided.manual]
+
+
+HAND_SAVE = '''import os
+
+from metta.agent.policy_record import PolicyRecord
+from metta.agent.policy_store import PolicyStore
+
+
+def export(policy_store: PolicyStore, agent, run: str, epoch: int, out_dir: str) -> str:
+    path = os.path.abspath(os.path.join(out_dir, run, f"epoch_{epoch}.pt"))
+    pr = PolicyRecord(policy_store, run, f"file://{path}", {"epoch": epoch, "reward": 1.0})
+    pr.policy = agent
+    policy_store.save(pr)
+    return pr.file_path
+'''
+
+
+def test_record_built_by_hand_save_checkpoint() -> None:
+    """TCK-M103 = save-checkpoint: the three statements become one save_checkpoint in the tinyckpt layout under
+    the URI's base directory; the store goes with them; the dropped metadata is named."""
+    after = '''import os
+
+from tinyckpt import save_checkpoint
+
+
+def export(agent, run: str, epoch: int, out_dir: str) -> str:
+    path = os.path.abspath(os.path.join(out_dir, run, f"epoch_{epoch}.pt"))
+    # tinyckpt-migrate: decided: TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as out_dir/run/checkpoints/agent_epoch_<epoch>.pt (was f"file://{path}"); metadata reward no longer saved
+    pr = str(save_checkpoint(agent, run, epoch, base_dir=out_dir))
+    return pr
+'''
+    check_rule(RULES, HAND_SAVE, after, config=Config(decisions={"TCK-M103": "save-checkpoint"}))
+    undecided = run_rule(RULES, HAND_SAVE)
+    assert "policy_store.save(pr)" in undecided.new_source
+    assert any(kind_of(s.rule, s.message).code == "TCK-M103" for s in undecided.sites if s.outcome == "manual")
+    # held back by another use: the three statements stay as they are, and so does the store they use
+    held = HAND_SAVE.replace("    return pr.file_path\n", "    publish(pr)\n    return pr.file_path\n")
+    kept = run_rule(RULES, held, config=Config(decisions={"TCK-M103": "save-checkpoint"}))
+    assert kept.error is None and "policy_store.save(pr)" in kept.new_source and \
+        "def export(policy_store: PolicyStore," in kept.new_source and "str(save_checkpoint(" not in kept.new_source
+    # a URI not shaped <BASE>/<RUN>/<file> (the run is not its second part): no base directory, it stays manual
+    odd = HAND_SAVE.replace('os.path.join(out_dir, run, f"epoch_{epoch}.pt")', 'os.path.join(out_dir, f"{run}.pt")')
+    assert odd != HAND_SAVE
+    kept = run_rule(RULES, odd, config=Config(decisions={"TCK-M103": "save-checkpoint"}))
+    assert "policy_store.save(pr)" in kept.new_source and "str(save_checkpoint(" not in kept.new_source

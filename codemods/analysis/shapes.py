@@ -448,6 +448,75 @@ def match_save_pair(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
     return call, dropped, sorted(fields)
 
 
+_UNWRAP = frozenset({"os.path.abspath", "os.path.realpath", "os.path.normpath", "os.fspath", "str"})
+
+
+def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
+             assigned: Callable[[str], list[cst.BaseExpression]]) -> cst.BaseExpression | None:
+    """BASE of a record URI shaped `[file://]<BASE>/<RUN>/<file>`: os.path.join(BASE, RUN, <file>) (under
+    abspath / str / an f"file://{...}", or in a name the function assigns exactly once); None otherwise."""
+    if isinstance(uri, cst.FormattedString) and len(uri.parts) == 2 and \
+            isinstance(uri.parts[0], cst.FormattedStringText) and uri.parts[0].value == "file://" and \
+            isinstance(uri.parts[1], cst.FormattedStringExpression) and uri.parts[1].conversion is None and \
+            uri.parts[1].format_spec is None:
+        uri = uri.parts[1].expression
+    if isinstance(uri, cst.Name):
+        values = assigned(uri.value)
+        if len(values) != 1:
+            return None
+        uri = values[0]
+    while isinstance(uri, cst.Call) and code(uri.func) in _UNWRAP and len(uri.args) == 1 and not uri.args[0].keyword:
+        uri = uri.args[0].value
+    if isinstance(uri, cst.Call) and code(uri.func) == "os.path.join" and len(uri.args) == 3 and \
+            not any(a.keyword or a.star for a in uri.args) and code(uri.args[1].value) == code(run) and \
+            not calls_code(uri.args[2].value):
+        return uri.args[0].value
+    return None
+
+
+def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable[[cst.CSTNode], str | None],
+                    assigned: Callable[[str], list[cst.BaseExpression]]) \
+        -> tuple[cst.Call, cst.Call, list[str]] | None:
+    """A record built by hand and saved, stmts[i:i+3] (TCK-M103 record-built-by-hand = save-checkpoint):
+
+        pr = PolicyRecord(store, RUN, URI, {"epoch": E, ...})   # or PolicyMetadata(epoch=E, ...)
+        pr.policy = AGENT
+        store.save(pr)
+
+    where URI is `[file://]<BASE>/<RUN>/<file>` (see `_base_of`) and nothing dropped calls code. Returns the
+    record's constructor call, the `save_checkpoint(AGENT, RUN, E, base_dir=BASE)` call that replaces the
+    three statements, and the metadata keys it drops; or None."""
+    if i + 3 > len(stmts) or not all(isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 for s in stmts[i:i + 3]):
+        return None
+    s1, s2, s3 = (s.body[0] for s in stmts[i:i + 3])  # type: ignore[union-attr]
+    if not (isinstance(s1, cst.Assign) and len(s1.targets) == 1 and isinstance(s1.targets[0].target, cst.Name)
+            and isinstance(s1.value, cst.Call) and legacy(s1.value.func) == "PolicyRecord"):
+        return None
+    pr = s1.targets[0].target.value
+    rec = _call_args(s1.value, ("policy_store", "run_name", "uri", "metadata"))
+    if not rec or not {"policy_store", "run_name", "uri", "metadata"} <= set(rec):
+        return None
+    meta, meta_args = rec["metadata"], None
+    if isinstance(meta, cst.Call) and legacy(meta.func) == "PolicyMetadata" and all(a.keyword for a in meta.args):
+        meta_args = _call_args(meta, tuple(a.keyword.value for a in meta.args if a.keyword))
+    elif isinstance(meta, cst.Dict) and all(isinstance(e, cst.DictElement) and literal_str(e.key) for e in meta.elements):
+        meta_args = {literal_str(e.key): e.value for e in meta.elements}  # type: ignore[union-attr,misc]
+    if not meta_args or "epoch" not in meta_args or any(calls_code(v) for v in meta_args.values()):
+        return None
+    if not (isinstance(s2, cst.Assign) and len(s2.targets) == 1 and code(s2.targets[0].target) == f"{pr}.policy"):
+        return None
+    store = rec["policy_store"]
+    if not (isinstance(s3, cst.Expr) and isinstance(s3.value, cst.Call) and code(s3.value.func) == f"{code(store)}.save"
+            and len(s3.value.args) == 1 and not s3.value.args[0].keyword and code(s3.value.args[0].value) == pr):
+        return None
+    base = _base_of(rec["uri"], rec["run_name"], assigned)
+    if base is None:
+        return None
+    call = cst.Call(cst.Name("save_checkpoint"), [cst.Arg(s2.value), cst.Arg(rec["run_name"]), cst.Arg(meta_args["epoch"]),
+                                                  keyword("base_dir", base)])
+    return s1.value, call, sorted(k for k in meta_args if k != "epoch")
+
+
 def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpression]:
     """The values a function assigns to `name` (plain `name = value` statements)."""
     values: list[cst.BaseExpression] = []

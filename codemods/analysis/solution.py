@@ -228,6 +228,10 @@ class Solution:
                 self.add(op.key, block("policy_store"), op.full_problem, op.site)
             return True
         kind = kinds[0]
+        if op.method == "save" and kind == K.STORE:  # a record built by hand and saved (TCK-M103 decided)
+            self.writers.append((op.key, op.site))
+            self.receivers.append((op.key, op.receiver, op.site))
+            return True
         if op.method not in STORE_PRODUCERS[kind]:
             return True
         record = self.child(op.key, "[]") if op.method == "policy_records" else op.key
@@ -535,7 +539,7 @@ class Solution:
         staying = {}
         for key, site in self.writers:
             unit = self.unit(key)
-            if self.is_store(key) or (self.has(key, K.MGR) and self.blockers.get(unit)):  # (a store's save is manual)
+            if self.is_store(key) or (self.has(key, K.MGR) or self.has(key, K.REC)) and self.blockers.get(unit):
                 staying.setdefault(unit, site)
         if not staying:
             return

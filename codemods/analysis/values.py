@@ -42,6 +42,7 @@ from codemods.analysis.shapes import (
     half_record_problem,
     literal_str,
     manager_construction,
+    match_hand_save,
     match_save_pair,
     or_mock_decided,
     remote_decided,
@@ -170,6 +171,10 @@ class Builder(cst.CSTVisitor):
         self.subscripts: list[tuple[str, cst.Subscript]] = []  # container key, `x[...]` read
         self.legacy_refs: list[tuple[cst.CSTNode, str, bool]] = []  # Name/Attribute naming a legacy class, typing?
         self.annotations: list[cst.Annotation] = []
+        # TCK-M103 = save-checkpoint: id(PolicyRecord(...) call) -> (its three statements, the save_checkpoint call,
+        # the metadata keys dropped, the record's site); id(store.save(pr) call) -> the record's site
+        self.hand_saves: dict[int, tuple[list[cst.BaseStatement], cst.Call, list[str], str]] = {}
+        self.hand_save_calls: dict[int, str] = {}
         self.save_pairs: list[tuple[list[cst.BaseStatement], cst.Call, list[str], list[str]]] = []  # the trainer's
         self.trainer_saves: list[cst.Call] = []  # TrainerCheckpoint(...).save(...) outside a save pair
         self.trainer_loads: list[cst.Call] = []  # TrainerCheckpoint.load(...)
@@ -563,6 +568,10 @@ class Builder(cst.CSTVisitor):
             s = self.site(call, "built")
             cls = owner or legacy
             self.fact(s, K.REC, "built by hand")
+            if id(call) in self.hand_saves:  # decided: saved with save_checkpoint (the store argument goes)
+                for arg in call.args[1:]:
+                    self.classify(arg.value)
+                return s
             for i, arg in enumerate(call.args):  # what the legacy record is built from stays with it
                 value = self.classify(arg.value)
                 if value:
@@ -645,6 +654,11 @@ class Builder(cst.CSTVisitor):
         receiver = self.classify(func.value)
         if attr in PRODUCER_METHODS:
             return self._producer(call, receiver, attr)
+        if id(call) in self.hand_save_calls and receiver:  # decided: goes with the record's unit
+            self.handled_calls.add(id(call))
+            self.graph.ops.append(ProducerOp(self.hand_save_calls[id(call)], receiver, "save", self.site(call, "storecall"),
+                                             None, "not a SimplePolicyStore method"))
+            return None
         if attr in STORE_MANUAL and receiver:
             self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall")))
         if attr == "submit" and call.args and not call.args[0].keyword:
@@ -785,6 +799,9 @@ class Builder(cst.CSTVisitor):
         while i < len(stmts):
             found = match_save_pair(stmts, i, self.legacy, self._assigned, TRAINER_CHECKPOINT_DROPPED) \
                 if trainer else None
+            if found is None and trainer and self._hand_save(stmts, i):
+                i += 3
+                continue
             if found is None:
                 i += 1
                 continue
@@ -797,6 +814,22 @@ class Builder(cst.CSTVisitor):
             if pair is not None:
                 self.manager_pairs[id(pair)] = second
                 self.paired_states.add(id(state_call(second)))
+
+    def _hand_save(self, stmts: list[Any], i: int) -> bool:
+        """A record built by hand and saved (stmts[i:i+3]), when TCK-M103 = save-checkpoint: the record is a
+        checkpoint path from the start, `pr.policy = agent` is part of the rewrite (left out of the graph),
+        and the store's save ties the store to the record's unit (kept while the record stays legacy)."""
+        if chosen(self.a.config.decisions, "record-built-by-hand") != "save-checkpoint":
+            return False
+        found = match_hand_save(stmts, i, self.legacy, self._assigned)
+        if found is None or not isinstance(stmts[i + 1].body[0].value, cst.Name):
+            return False
+        built, call, dropped = found
+        key = self.site(built, "built")
+        self.hand_saves[id(built)] = (stmts[i:i + 3], call, dropped, key)
+        self.hand_save_calls[id(stmts[i + 2].body[0].value)] = key
+        self.skip.add(id(stmts[i + 1]))
+        return True
 
     def _assigned(self, name: str) -> list[cst.BaseExpression]:
         """The values the enclosing function assigns to `name` (plain `name = value` statements)."""
@@ -1111,8 +1144,11 @@ class Builder(cst.CSTVisitor):
         how, detail = "other", ""
         if isinstance(parent, cst.Attribute) and parent.value is node:
             grand = self.parents.get(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in PRODUCER_METHODS:
+            if isinstance(grand, cst.Call) and grand.func is parent and (parent.attr.value in PRODUCER_METHODS or
+                                                                           id(grand) in self.hand_save_calls):
                 how = "recv"
+        elif isinstance(parent, cst.Arg) and id(self.parents.get(parent)) in self.hand_saves:
+            how = "recv"  # the store a record built by hand is saved with (TCK-M103 decided): see the save
         elif isinstance(parent, cst.Arg):
             how, detail = "arg", self.site(parent, "arg")
         elif isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:

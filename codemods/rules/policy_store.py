@@ -53,6 +53,16 @@ def decided_note(call: cst.Call, method: str, decisions: Mapping[str, str]) -> s
     return None
 
 
+def _epoch_of(metadata: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The epoch a record's metadata holds: `{"epoch": E}`, or `PolicyMetadata(epoch=E)` / `dict(epoch=E)`."""
+    if isinstance(metadata, cst.Dict):
+        return next((e.value for e in metadata.elements if isinstance(e, cst.DictElement)
+                     and isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == "epoch"), None)
+    if isinstance(metadata, cst.Call):
+        return next((x.value for x in metadata.args if x.keyword and x.keyword.value == "epoch"), None)
+    return None
+
+
 class PolicyStoreCalls(Rule):
     NAME = "policy_store"
     DESCRIPTION = ("store.policy_record(uri) / load_from_uri(uri) -> latest_checkpoint(uri); policy_records(uri, "
@@ -79,6 +89,7 @@ class PolicyStoreCalls(Rule):
             decided = decided_note(call, method, decisions)
             if decided:
                 yield self.note(call, decided)
+        yield from self._hand_saves(a)
         for node, reason, _, holds in held_back(a, self.NAME):
             yield self.manual(node, reason + holds)
         for receiver, method, site in s.manual_calls:
@@ -86,6 +97,32 @@ class PolicyStoreCalls(Rule):
             if node is not None and s.has(receiver, K.STORE):
                 yield self.manual(node, STORE_MANUAL[method])
         yield from self._missing(a, rewritten)
+
+    def _hand_saves(self, a: Analysis) -> Iterable[Edit]:
+        """TCK-M103 record-built-by-hand = save-checkpoint: `pr = PolicyRecord(store, RUN, URI, {"epoch": E})`,
+        `pr.policy = agent`, `store.save(pr)` -> `pr = str(save_checkpoint(agent, RUN, E, base_dir=BASE))`, when
+        the record's unit migrates (RUN and E are taken from the constructor as the other edits left it)."""
+        for built, (stmts, call, dropped, key) in a.walk.hand_saves.items():
+            if not a.solution.migrates(key):
+                continue
+            record = cast(cst.Assign, stmts[0].body[0]).value  # type: ignore[attr-defined]
+
+            def build(updated: Any, call: cst.Call = call) -> cst.BaseExpression:
+                args = {k: v for k, v in zip(("policy_store", "run_name", "uri", "metadata"),
+                                             (x.value for x in updated.args if not x.keyword))}
+                args.update({x.keyword.value: x.value for x in updated.args if x.keyword})
+                epoch = _epoch_of(args["metadata"])
+                new = call.with_changes(args=[call.args[0], cst.Arg(args["run_name"]),
+                                              cst.Arg(epoch if epoch is not None else call.args[2].value), call.args[3]])
+                return cst.Call(cst.Name("str"), [cst.Arg(new)])
+            yield self.replace(record, "PolicyRecord built by hand and saved -> save_checkpoint(...) (decided)", build,
+                               imports=[(a.config.target, "save_checkpoint")])
+            for stmt in stmts[1:]:
+                yield self.remove(stmt, "part of save_checkpoint(...)", carry="all", report=False)
+            where = f"{code(call.args[3].value, 40)}/{code(call.args[1].value, 40)}/checkpoints/agent_epoch_<epoch>.pt"
+            gone = f"; metadata {', '.join(dropped)} no longer saved" if dropped else ""
+            yield self.note(record, f"TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as "
+                                    f"{where} (was {code(cast(cst.Call, record).args[2].value, 60)}){gone}")
 
     def _not_implemented(self, a: Analysis, call: cst.Call, raised: set[int]) -> Iterable[Edit]:
         """TCK-M107 remote-uri = not-implemented: the call becomes its URI (a record is a path now), and
