@@ -42,6 +42,7 @@ class K:
 
 
 STORES = (K.STORE, K.SSTORE)
+SUPER = "super:"  # `type:super:<class>`: the value of super() in a method of <class> (its bases' methods)
 PATH_TAG = "path:"  # reason prefix of a record fact that is already a tinyckpt path (not legacy)
 
 
@@ -122,6 +123,7 @@ class StoreCallOp(NamedTuple):
     receiver: str
     method: str
     site: str
+    private: bool = False  # a save of a record built by hand to a file never named like an agent checkpoint
 
 
 class FixtureOp(NamedTuple):

@@ -452,8 +452,8 @@ _UNWRAP = frozenset({"os.path.abspath", "os.path.realpath", "os.path.normpath", 
 
 
 def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
-             assigned: Callable[[str], list[cst.BaseExpression]]) -> cst.BaseExpression | None:
-    """BASE of a record URI shaped `[file://]<BASE>/<RUN>/<file>`: os.path.join(BASE, RUN, <file>) (under
+             assigned: Callable[[str], list[cst.BaseExpression]]) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """(BASE, FILE) of a record URI shaped `[file://]<BASE>/<RUN>/<FILE>`: os.path.join(BASE, RUN, FILE) (under
     abspath / str / an f"file://{...}", or in a name the function assigns exactly once); None otherwise."""
     if isinstance(uri, cst.FormattedString) and len(uri.parts) == 2 and \
             isinstance(uri.parts[0], cst.FormattedStringText) and uri.parts[0].value == "file://" and \
@@ -470,13 +470,23 @@ def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
     if isinstance(uri, cst.Call) and code(uri.func) == "os.path.join" and len(uri.args) == 3 and \
             not any(a.keyword or a.star for a in uri.args) and code(uri.args[1].value) == code(run) and \
             not calls_code(uri.args[2].value):
-        return uri.args[0].value
+        return uri.args[0].value, uri.args[2].value
     return None
+
+
+def never_agent_file(name: cst.BaseExpression) -> bool:
+    """A file name that visibly never is a tinyckpt agent checkpoint's (`agent_epoch_<N>.pt`): a literal, or an
+    f-string whose literal start, that is not a start of "agent_epoch_"."""
+    text = literal_str(name)
+    if isinstance(name, cst.FormattedString):
+        first = name.parts[0] if name.parts else None
+        text = first.value if isinstance(first, cst.FormattedStringText) else None
+    return bool(text) and not ("agent_epoch_".startswith(text) or text.startswith("agent_epoch_"))  # type: ignore[union-attr]
 
 
 def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable[[cst.CSTNode], str | None],
                     assigned: Callable[[str], list[cst.BaseExpression]]) \
-        -> tuple[cst.Call, cst.Call, list[str]] | None:
+        -> tuple[cst.Call, cst.Call, list[str], bool] | None:
     """A record built by hand and saved, stmts[i:i+3] (TCK-M103 record-built-by-hand = save-checkpoint):
 
         pr = PolicyRecord(store, RUN, URI, {"epoch": E, ...})   # or PolicyMetadata(epoch=E, ...)
@@ -485,7 +495,8 @@ def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
 
     where URI is `[file://]<BASE>/<RUN>/<file>` (see `_base_of`) and nothing dropped calls code. Returns the
     record's constructor call, the `save_checkpoint(AGENT, RUN, E, base_dir=BASE)` call that replaces the
-    three statements, and the metadata keys it drops; or None."""
+    three statements, the metadata keys it drops, and whether FILE is never an agent checkpoint's name
+    (`never_agent_file`); or None."""
     if i + 3 > len(stmts) or not all(isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 for s in stmts[i:i + 3]):
         return None
     s1, s2, s3 = (s.body[0] for s in stmts[i:i + 3])  # type: ignore[union-attr]
@@ -509,12 +520,12 @@ def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
     if not (isinstance(s3, cst.Expr) and isinstance(s3.value, cst.Call) and code(s3.value.func) == f"{code(store)}.save"
             and len(s3.value.args) == 1 and not s3.value.args[0].keyword and code(s3.value.args[0].value) == pr):
         return None
-    base = _base_of(rec["uri"], rec["run_name"], assigned)
-    if base is None:
+    found = _base_of(rec["uri"], rec["run_name"], assigned)
+    if found is None:
         return None
     call = cst.Call(cst.Name("save_checkpoint"), [cst.Arg(s2.value), cst.Arg(rec["run_name"]), cst.Arg(meta_args["epoch"]),
-                                                  keyword("base_dir", base)])
-    return s1.value, call, sorted(k for k in meta_args if k != "epoch")
+                                                  keyword("base_dir", found[0])])
+    return s1.value, call, sorted(k for k in meta_args if k != "epoch"), never_agent_file(found[1])
 
 
 def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpression]:

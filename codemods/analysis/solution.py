@@ -29,6 +29,7 @@ from codemods.analysis.graph import (
     ProducerOp,
     SetItemOp,
     SetItemUnknownOp,
+    SUPER,
     StoreCallOp,
     SubscriptOp,
     UnpackOp,
@@ -42,6 +43,8 @@ CONTAINER_METHODS = frozenset({"items", "keys", "values", "get", "append", "exte
 DICT_METHODS = frozenset(dir(dict))
 STORE_PRODUCERS = {K.STORE: frozenset({"policy_record", "load_from_uri", "policy_records", "policy_record_or_mock"}),
                    K.SSTORE: frozenset({"policy_record", "policy_record_or_mock"})}
+# PolicyStore methods without counterpart: their calls are manual sites (a store they are called on is one)
+STORE_OTHER_METHODS = frozenset({"save", "add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})
 MANAGER_ATTRS = frozenset({"run_name", "checkpoint_dir", "run_dir", "base_dir"})
 WRITES = frozenset({"save_agent", "save_trainer_state"})  # manager methods that write checkpoints
 STATE_ESCAPES = ("the trainer state leaves this function; its key 'optimizer_state' is now 'optimizer' (what "
@@ -189,7 +192,7 @@ class Solution:
             return self._producer(op, final)
         elif isinstance(op, StoreCallOp):
             self.manual_calls.append((op.receiver, op.method, op.site))
-            if op.method == "save":
+            if op.method == "save" and not op.private:  # (a private file: no tinyckpt reader lists it)
                 self.writers.append((op.receiver, op.site))
         elif isinstance(op, FixtureOp):
             fixture = self._fixture(op.name, op.module)
@@ -247,7 +250,10 @@ class Solution:
 
     def _method_call(self, op: MethodCallOp, final: bool) -> bool:
         t = self.type_of(op.receiver)
-        method = self.lookup(t, op.attr) if t else None
+        if t and t.startswith(SUPER):  # super().m(...): the first base (in MRO order) that defines m
+            method = next((m for m in (self.lookup(b, op.attr) for b in self.mro(t[len(SUPER):])[1:]) if m), None)
+        else:
+            method = self.lookup(t, op.attr) if t else None
         if method:  # the definition its class inherits, and (bind_call) every override below that class
             self.bind_call(method, op.args, op.result, True, op.site)
             return True
@@ -702,8 +708,8 @@ class Solution:
         kinds = {k for k, _, _ in facts}
         if not kinds & set(STORES) or K.UNK in kinds or K.ESC in kinds:
             return False
-        producers = STORE_PRODUCERS[K.STORE]
-        return not any(k == K.ATTR and r not in producers for k, r, _ in facts)
+        methods = STORE_PRODUCERS[K.STORE] | STORE_OTHER_METHODS
+        return not any(k == K.ATTR and r not in methods for k, r, _ in facts)
 
     def _stores(self) -> None:
         """needed: store keys something legacy still uses (directional: a use needs its sources)."""

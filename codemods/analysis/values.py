@@ -16,6 +16,7 @@ from libcst.metadata import ExpressionContext
 from libcst.metadata.scope_provider import ClassScope, FunctionScope, GlobalScope
 
 from codemods.analysis.graph import (
+    SUPER,
     PATH_TAG,
     ArgSpec,
     CallOp,
@@ -175,6 +176,7 @@ class Builder(cst.CSTVisitor):
         # the metadata keys dropped, the record's site); id(store.save(pr) call) -> the record's site
         self.hand_saves: dict[int, tuple[list[cst.BaseStatement], cst.Call, list[str], str]] = {}
         self.hand_save_calls: dict[int, str] = {}
+        self.private_saves: set[int] = set()  # id(store.save(pr)) of a record built by hand, its file never an agent's
         self.save_pairs: list[tuple[list[cst.BaseStatement], cst.Call, list[str], list[str]]] = []  # the trainer's
         self.trainer_saves: list[cst.Call] = []  # TrainerCheckpoint(...).save(...) outside a save pair
         self.trainer_loads: list[cst.Call] = []  # TrainerCheckpoint.load(...)
@@ -237,6 +239,8 @@ class Builder(cst.CSTVisitor):
 
     def qualified(self, node: cst.CSTNode) -> str | None:
         names = sorted(self.a.qualified(node))
+        if not names and isinstance(node, cst.Name) and self._nested:  # a function defined in this function
+            return self._nested.get((id(self.scopes.get(node)), node.value))
         return names[0] if names else None
 
     # -- scopes -------------------------------------------------------------------------------------
@@ -289,7 +293,12 @@ class Builder(cst.CSTVisitor):
     def _signatures(self, module: cst.Module) -> None:
         self._qualnames: dict[int, str] = {}
         self._fixture_qualnames: set[str] = set()
+        self._aliases: dict[str, cst.BaseExpression] = {}  # module-level type aliases: name -> the type
+        self._nested: dict[tuple[int, str], str] = {}  # (scope id, name) -> qualname of a function in a function
         for stmt in module.body:
+            alias = _type_alias(stmt)
+            if alias is not None:
+                self._aliases[alias[0]] = alias[1]
             if isinstance(stmt, cst.FunctionDef):
                 self._signature(stmt, f"{self.module}.{stmt.name.value}", False)
             elif isinstance(stmt, cst.ClassDef):
@@ -351,6 +360,9 @@ class Builder(cst.CSTVisitor):
             elif tail in ("tuple", "Tuple"):
                 for i, item in enumerate(items):
                     self.annotate(self.child(key, f"({i})"), item, depth + 1)
+        elif isinstance(ann, cst.Name) and ann.value in self._aliases and \
+                self.qualified(ann) == f"{self.module}.{ann.value}":  # `Env = tuple[DB, str]` in this module
+            self.annotate(key, self._aliases[ann.value], depth + 1)
         else:
             q = self.qualified(ann)
             if q and not q.startswith(("builtins.", "typing.")):
@@ -574,7 +586,8 @@ class Builder(cst.CSTVisitor):
                 return s
             for i, arg in enumerate(call.args):  # what the legacy record is built from stays with it
                 value = self.classify(arg.value)
-                if value:
+                if value and not (cls == "PolicyRecord" and (arg.keyword.value == "policy_store" if arg.keyword else
+                                                             i == 0)):  # (its store stays as what it is)
                     self.union(self.child(s, f".arg{i}"), value)
             if cls in HALF_CLASSES:
                 self.fact(s, "half")
@@ -651,7 +664,7 @@ class Builder(cst.CSTVisitor):
 
     def _method_call(self, call: cst.Call, func: cst.Attribute) -> str | None:
         attr = func.attr.value
-        receiver = self.classify(func.value)
+        receiver = self._super(func.value) or self.classify(func.value)
         if attr in PRODUCER_METHODS:
             return self._producer(call, receiver, attr)
         if id(call) in self.hand_save_calls and receiver:  # decided: goes with the record's unit
@@ -660,7 +673,7 @@ class Builder(cst.CSTVisitor):
                                              None, "not a SimplePolicyStore method"))
             return None
         if attr in STORE_MANUAL and receiver:
-            self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall")))
+            self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall"), id(call) in self.private_saves))
         if attr == "submit" and call.args and not call.args[0].keyword:
             target = self.qualified(call.args[0].value)
             if target and not target.startswith("builtins."):
@@ -691,6 +704,15 @@ class Builder(cst.CSTVisitor):
         self.graph.ops.append(MethodCallOp(receiver, attr, self.args(call.args), s, s, self._manager_problem(call, attr)))
         self.method_calls.append((receiver, call, attr))
         return s
+
+    def _super(self, node: cst.BaseExpression) -> str | None:
+        """`super()` in a method of a first-party class: a value whose methods are its bases' (Solution)."""
+        if isinstance(node, cst.Call) and not node.args and self.qualified(node.func) == "builtins.super" and \
+                self.funcs and self.funcs[-1][1]:
+            s = self.site(node, "super")
+            self.fact(s, f"{K.TYPE}:{SUPER}{self.funcs[-1][1]}", "super()")
+            return s
+        return None
 
     def _manager_problem(self, call: cst.Call, method: str) -> str | None:
         """Why `<manager>.<method>(...)` has no tinyckpt counterpart (None: it has one)."""
@@ -819,12 +841,15 @@ class Builder(cst.CSTVisitor):
         """A record built by hand and saved (stmts[i:i+3]), when TCK-M103 = save-checkpoint: the record is a
         checkpoint path from the start, `pr.policy = agent` is part of the rewrite (left out of the graph),
         and the store's save ties the store to the record's unit (kept while the record stays legacy)."""
-        if chosen(self.a.config.decisions, "record-built-by-hand") != "save-checkpoint":
-            return False
         found = match_hand_save(stmts, i, self.legacy, self._assigned)
-        if found is None or not isinstance(stmts[i + 1].body[0].value, cst.Name):
+        if found is None:
             return False
-        built, call, dropped = found
+        built, call, dropped, private = found
+        if private:  # its file is never an agent checkpoint's name: no tinyckpt reader lists it (Solution._disk)
+            self.private_saves.add(id(stmts[i + 2].body[0].value))
+        if chosen(self.a.config.decisions, "record-built-by-hand") != "save-checkpoint" or \
+                not isinstance(stmts[i + 1].body[0].value, cst.Name):
+            return False
         key = self.site(built, "built")
         self.hand_saves[id(built)] = (stmts[i:i + 3], call, dropped, key)
         self.hand_save_calls[id(stmts[i + 2].body[0].value)] = key
@@ -836,8 +861,14 @@ class Builder(cst.CSTVisitor):
         return assigned_in(self._functions[-1] if self._functions else None, name)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._functions.append(node)
         q = self.func_qualname(node)
+        outer = self.funcs[-1][0] if self.funcs and self._functions and self.parents.get(
+            self.parents.get(node)) is self._functions[-1] else None
+        if q is None and outer:  # a function defined in a function's body: `<outer>.<locals>.<name>`
+            q = f"{outer}.<locals>.{node.name.value}"
+            self._signature(node, q, False)
+            self._nested[(id(self.scopes.get(node.name)), node.name.value)] = q
+        self._functions.append(node)
         cls = q.rpartition(".")[0] if q and q.count(".") > self.module.count(".") + 1 else None
         static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
         params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
@@ -867,7 +898,13 @@ class Builder(cst.CSTVisitor):
                 self.graph.ops.append(FixtureOp(pk, param.name.value, self.module))
                 self.graph.tests.add(q)
         if node.returns is not None:
-            if q:
+            returns = node.returns.annotation
+            if is_fixture and q and isinstance(returns, cst.Subscript) and returns.slice and \
+                    isinstance(returns.slice[0].slice, cst.Index) and (self.qualified(returns.value) or "").rpartition(
+                        ".")[2] in ("Iterator", "Generator", "Iterable"):
+                self.annotated[id(returns)] = f"r:{q}"  # a yield fixture's value is what it yields
+                self.annotate(f"r:{q}", returns.slice[0].slice.value)
+            elif q:
                 self.annotate(f"r:{q}", node.returns.annotation)
             else:
                 self.annotated[id(node.returns.annotation)] = ""
@@ -1221,6 +1258,20 @@ def _manager_pair(first: Any, second: Any) -> cst.Call | None:
 
 def state_call(line: cst.SimpleStatementLine) -> cst.Call | None:
     return _manager_call(line, "save_trainer_state", whole=True)
+
+
+def _type_alias(stmt: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
+    """(name, type) of a module-level `Name = tuple[...]` / `Name: TypeAlias = ...` (a subscripted type)."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name) \
+            and isinstance(small.value, cst.Subscript):
+        return small.targets[0].target.value, small.value
+    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None and \
+            code(small.annotation.annotation).rpartition(".")[2] == "TypeAlias":
+        return small.target.value, small.value
+    return None
 
 
 def _assigned(value: cst.CSTNode) -> str:
