@@ -40,13 +40,18 @@ DELETED_IN_GOLDEN = {
 }
 # tests/test_policy_store.py only tests legacy modules that all stay: it stays with them, unchanged
 KEPT_LEGACY_TESTS = {"tests/test_policy_store.py"}
-# policy_store.py is needed by the manual sites in tools/sim.py, tools/play.py and
-# metta/sim/config.py; report.py's manual isinstance needs policy_record.py; both import
-# policy_metadata.py.
+# policy_store.py is needed by the manual sites in tools/sim.py, tools/play.py, tools/export.py and
+# metta/sim/config.py; report.py's manual isinstance and tools/export.py's hand-built record need
+# policy_record.py; both import policy_metadata.py.
 KEPT_LEGACY_FILES = {"metta/agent/policy_store.py", "metta/agent/policy_record.py", "metta/agent/policy_metadata.py"}
 MANUAL_SITES = {  # golden file -> first line of each statement directly below a marker
     "metta/sim/config.py": ['leaderboard: PolicySelectorConfig = field(default_factory=lambda: PolicySelectorConfig(type="top", n=3, metric="reward"))'],
     "metta/sim/report.py": ["if isinstance(policy, PolicyRecord):"],
+    "tools/export.py": [
+        'pr = PolicyRecord(policy_store, cfg.run, f"file://{path}", {"epoch": epoch})',
+        "policy_store.save(pr)",
+        "for pr in policy_store.policy_records(os.path.join(cfg.out_dir, cfg.run), selector_type=cfg.selector):",
+    ],
     "tools/play.py": ["agent = policy_store.policy_record_or_mock(args.policy_uri, run_name=args.run).policy"],
     "tools/sim.py": [
         'for pr in policy_store.policy_records(uri, selector_type="top", n=cfg.leaderboard.n, metric="reward"):',
