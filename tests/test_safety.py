@@ -190,3 +190,26 @@ def test_a_signal_during_the_writes_finishes_the_file_at_hand_and_lists_the_rest
     rest = err.split("not done (run apply again to finish):\n", 1)[1].splitlines()
     to_change = [rel for rel in legacy if golden.get(rel) != legacy[rel]]
     assert len(rest) == len(to_change) - 2 and all(line.startswith("  ") for line in rest)  # the rest, each listed
+
+
+def test_a_legacy_writer_keeps_the_trainers_save_pair_with_its_readers(tmp_path: Path) -> None:
+    """Checkpoints on disk: while a manual store.save writes files a tinyckpt reader could list (a name not
+    visibly another than agent_epoch_<N>.pt), the readers stay legacy, and so does the trainer's save pair
+    (else the trainer would write the tinyckpt layout for a resume that still reads the legacy one). With the
+    export's file visibly named otherwise (the example), both migrate: the golden shows it."""
+    from codemods import runner
+    from codemods.config import find_config
+
+    root = tmp_path / "full"
+    shutil.copytree(FIXTURES / "legacy_full", root, ignore=COPY)
+    export = root / "tools" / "export.py"
+    text = export.read_text(encoding="utf-8")
+    assert 'f"epoch_{epoch}.pt"' in text
+    export.write_text(text.replace('f"epoch_{epoch}.pt"', 'f"{cfg.run}_{epoch}.pt"'), encoding="utf-8")
+    result = runner.run([root], find_config(root), jobs=1)
+    assert result.errors == []
+    trainer = next(c for c in result.changes if c.file.endswith(os.path.join("rl", "trainer.py")))
+    assert trainer.new_text is not None and "save_checkpoint" not in trainer.new_text
+    assert "policy_store.save(pr)" in trainer.new_text and "policy_store.policy_record(checkpoint_dir" in trainer.new_text
+    held = [s for s in result.manual if s.rule == "trainer_checkpoint"]
+    assert held and all("tools.export" in s.message for s in held)

@@ -39,6 +39,7 @@ class K:
     SINK = "sink"  # the value goes into code that stays legacy (a legacy module's function, a store's method)
     MEMBER = "member"  # a site that changes when its unit migrates (an annotation, an attribute read)
     ORIGIN = "origin"  # a parameter (site: its node), in case nothing in the project calls its function
+    RET = "ret"  # a `return` of a function (reason: its qualname), in case it is called from where nothing shows
 
 
 STORES = (K.STORE, K.SSTORE)

@@ -86,6 +86,7 @@ class Solution:
         self.state_loads: list[tuple[str, str]] = []  # trainer-state dict key, the load_trainer_state() call site
         self.places: dict[str, str] = {}  # site key -> the module it is in
         self.pair_writes: list[str] = []  # sites of the trainer's save pairs (see values.Builder)
+        self.pairs_held = ""  # why the trainer's save pairs stay legacy (checkpoints legacy code writes), or ""
         self.outside_readers = ""  # a module outside the run's paths that reads agent checkpoints the legacy way
         graphs = list(graphs)
         self.modules = frozenset(g.module for g in graphs)
@@ -434,6 +435,10 @@ class Solution:
             cls, _, name = fn.rpartition(".")
             unseen = fn in self.fnrefs or (name == "__init__" and cls in self.fnrefs) or \
                 (self.sigs[fn][1] and name != "__init__" and name in self.unresolved)
+            if unseen and name != "__init__" and f"r:{fn}" in self.parent:  # what it returns goes there too
+                site = next((site for k, r, site in self.facts.get(self.find(f"r:{fn}"), ()) if k == K.RET and r == fn), "")
+                self.add(f"r:{fn}", K.ESC, "returned from a nested function" if ".<locals>." in fn else
+                         f"returned by {name}(), which is also called from where this tool cannot see", site)
             if not unseen and fn in self.called:
                 continue
             for param in names:
@@ -551,6 +556,9 @@ class Solution:
             return
         places = sorted({self.places.get(site, "?") for site in staying.values()})
         reason = f"it reads agent checkpoints that code staying legacy still writes (in {', '.join(places[:3])})"
+        if self.pair_writes:  # the trainer's save pairs write for those readers too: they stay with them
+            self.pairs_held = (f"stays legacy: code staying legacy ({', '.join(places[:3])}) writes agent checkpoints "
+                               "its readers share with this save; decide there, then run again")
         readers = {self.unit(key) for key in self.readers if key} - set(staying)
         for unit in readers:
             if unit in self.legacy_units and not self.blockers.get(unit):

@@ -240,7 +240,12 @@ class Builder(cst.CSTVisitor):
     def qualified(self, node: cst.CSTNode) -> str | None:
         names = sorted(self.a.qualified(node))
         if not names and isinstance(node, cst.Name) and self._nested:  # a function defined in this function
-            return self._nested.get((id(self.scopes.get(node)), node.value))
+            scope = self.scopes.get(node)
+            while scope is not None:  # (from a comprehension or a lambda in it too)
+                found = self._nested.get((id(scope), node.value))
+                if found or scope.parent is scope:
+                    return found
+                scope = scope.parent
         return names[0] if names else None
 
     # -- scopes -------------------------------------------------------------------------------------
@@ -972,6 +977,7 @@ class Builder(cst.CSTVisitor):
         q = self.funcs[-1][0]
         if q:
             self.value_into(f"r:{q}", node.value)
+            self.fact(f"r:{q}", K.RET, q, node)
         else:
             self.fact(self.classify(node.value), K.ESC, "returned from a nested function", node)
 

@@ -36,7 +36,7 @@ class TrainerCheckpoint(Rule):
 
     def plan(self, a: Analysis) -> Iterable[Edit]:
         walk = a.walk
-        outside = self._outside(a)
+        outside = self._outside(a) or ("" if a.standalone else a.solution.pairs_held)
         if outside:  # the trainer's checkpoints are also read or written by code this run does not rewrite
             for stmts, *_ in walk.save_pairs:
                 yield self.manual(stmts[0], outside)
