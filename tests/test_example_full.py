@@ -45,7 +45,7 @@ KEPT_LEGACY_TESTS = {"tests/test_policy_store.py"}
 # policy_record.py; both import policy_metadata.py.
 KEPT_LEGACY_FILES = {"metta/agent/policy_store.py", "metta/agent/policy_record.py", "metta/agent/policy_metadata.py"}
 MANUAL_SITES = {  # golden file -> first line of each statement directly below a marker
-    "metta/sim/config.py": ['leaderboard: PolicySelectorConfig = field(default_factory=lambda: PolicySelectorConfig(type="top", n=3, metric="reward"))'],
+    "metta/sim/config.py": ['ranking: PolicySelectorConfig = field(default_factory=lambda: PolicySelectorConfig(type="top", n=3, metric="reward"))'],
     "metta/sim/report.py": ["if isinstance(policy, PolicyRecord):"],
     "tools/export.py": [
         'pr = PolicyRecord(policy_store, cfg.run, f"file://{path}", {"epoch": epoch})',
@@ -54,7 +54,7 @@ MANUAL_SITES = {  # golden file -> first line of each statement directly below a
     ],
     "tools/play.py": ["agent = policy_store.policy_record_or_mock(args.policy_uri, run_name=args.run).policy"],
     "tools/sim.py": [
-        'for pr in policy_store.policy_records(uri, selector_type="top", n=cfg.leaderboard.n, metric="reward"):',
+        'for pr in policy_store.policy_records(uri, selector_type="top", n=cfg.ranking.n, metric="reward"):',
         'baseline_agent = policy_store.policy_record("wandb://run/navigation_baseline:v12").policy',
     ],
 }
