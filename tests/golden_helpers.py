@@ -50,11 +50,25 @@ def migrate(root: Path) -> runner.RunResult:
     return result
 
 
-def migrated_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, runner.RunResult]]:
-    """fixtures/<name> copied to a temporary directory and migrated once, inside it (reported paths
-    are relative to the project root)."""
-    root = tmp_path_factory.mktemp("golden") / name
+# What a team that follows the plan as written adds to legacy_full's pyproject.toml: every kind's simple choice
+SIMPLE_DECISIONS = '\n[tool.tinyckpt-migrate]\ndecisions = "simple"\n'
+
+
+def copy_example(tmp_path: Path, name: str, decisions: str = "") -> Path:
+    """fixtures/<name> copied below `tmp_path` (caches left out), `decisions` appended to its pyproject.toml."""
+    root = tmp_path / name
     shutil.copytree(FIXTURES / name, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    if decisions:
+        with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+            handle.write(decisions)
+    return root
+
+
+def migrated_copy(tmp_path_factory: pytest.TempPathFactory, name: str,
+                  decisions: str = "") -> Iterator[tuple[Path, runner.RunResult]]:
+    """fixtures/<name> copied to a temporary directory (with `decisions` in its pyproject.toml) and migrated
+    once, inside it (reported paths are relative to the project root)."""
+    root = copy_example(tmp_path_factory.mktemp("golden"), name, decisions)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         yield root, migrate(root)

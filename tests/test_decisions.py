@@ -181,9 +181,10 @@ from tinyckpt import latest_checkpoint
 
 def main(args):
     # tinyckpt-migrate: decided: TCK-M105 record-or-mock = path-or-none: None where no policy URI is given (no mock policy)
-    agent = torch.load((latest_checkpoint(args.policy_uri) if args.policy_uri is not None else None), weights_only=False)
+    agent = torch.load(latest_checkpoint(args.policy_uri) if args.policy_uri is not None else None, weights_only=False)
     if args.baseline:
         # the published one
+        # tinyckpt-migrate: decided: TCK-M107 remote-uri = not-implemented: wandb:// checkpoints are not loaded any more (the plan drops them)
         raise NotImplementedError("tinyckpt loads local checkpoint files only: download wandb://run/navigation_baseline:v12 and pass its path")
         baseline_agent = torch.load("wandb://run/navigation_baseline:v12", weights_only=False)
         print(f"baseline: {sum(p.numel() for p in baseline_agent.parameters())} parameters")
@@ -312,15 +313,13 @@ def export(policy_store: PolicyStore, agent, run: str, epoch: int, out_dir: str)
 
 def test_record_built_by_hand_save_checkpoint() -> None:
     """TCK-M103 = save-checkpoint: the three statements become one save_checkpoint in the tinyckpt layout under
-    the URI's base directory; the store goes with them; the dropped metadata is named."""
-    after = '''import os
-
-from tinyckpt import save_checkpoint
+    the URI's base directory; the store goes with them, and the path only the URI read; the dropped metadata
+    is named."""
+    after = '''from tinyckpt import save_checkpoint
 
 
 def export(agent, run: str, epoch: int, out_dir: str) -> str:
-    path = os.path.abspath(os.path.join(out_dir, run, f"epoch_{epoch}.pt"))
-    # tinyckpt-migrate: decided: TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as out_dir/run/checkpoints/agent_epoch_<epoch>.pt (was f"file://{path}"); metadata reward no longer saved
+    # tinyckpt-migrate: decided: TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as out_dir/run/checkpoints/agent_epoch_<epoch>.pt (was os.path.abspath(os.path.join(out_dir, run, f"epoch_{epoch}.pt"))); metadata reward no longer saved
     pr = str(save_checkpoint(agent, run, epoch, base_dir=out_dir))
     return pr
 '''

@@ -62,6 +62,8 @@ def path_use(updated: Any, attr: str) -> cst.BaseExpression:
     """What a record use (`x.policy`, `x.uri`, `x.metadata.epoch`, `x.metadata["epoch"]`) becomes on the path `x`."""
     base = updated.value.value if attr == "epoch" else updated.value
     parens = (updated.lpar, updated.rpar)
+    if isinstance(base, cst.IfExp) and attr == "policy" or attr in _PARSED:  # an argument: needs no parentheses
+        base = base.with_changes(lpar=[], rpar=[]) if isinstance(base, cst.IfExp) else base
     if attr == "policy":
         weights = cst.Arg(cst.Name("False"), keyword=cst.Name("weights_only"),
                           equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))

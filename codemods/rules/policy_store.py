@@ -53,6 +53,42 @@ def decided_note(call: cst.Call, method: str, decisions: Mapping[str, str]) -> s
     return None
 
 
+_PATH_CALLS = frozenset({"os.path.join", "os.path.abspath", "os.path.realpath", "os.path.normpath", "os.fspath", "str"})
+
+
+def _only_for_uri(a: Analysis, record: cst.Call) -> cst.SimpleStatementLine | None:
+    """The statement `name = <path arithmetic>` whose name only the record's URI (`f"file://{name}"` or `name`)
+    reads: it goes with the record."""
+    uri = record.args[2].value if len(record.args) > 2 and not record.args[2].keyword else None
+    if isinstance(uri, cst.FormattedString) and len(uri.parts) == 2 and \
+            isinstance(uri.parts[1], cst.FormattedStringExpression):
+        uri = uri.parts[1].expression
+    function = a.function_of(record)
+    if not isinstance(uri, cst.Name) or function is None:
+        return None
+    others = [n for n in _nodes(function.body, cst.Name) if n.value == uri.value and n is not uri and
+              not (isinstance(a.parent(n), cst.Attribute) and cast(cst.Attribute, a.parent(n)).attr is n)]
+    target = a.parent(others[0]) if len(others) == 1 else None
+    assign = a.parent(target) if isinstance(target, cst.AssignTarget) else None
+    stmt = a.parent(assign) if isinstance(assign, cst.Assign) and len(assign.targets) == 1 else None
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1) or \
+            any(code(c.func) not in _PATH_CALLS for c in _nodes(cast(cst.Assign, assign).value, cst.Call)):
+        return None
+    return stmt
+
+
+def _nodes(root: cst.CSTNode, kind: type) -> list[Any]:
+    found: list[Any] = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, kind):
+                found.append(node)
+            return True
+    root.visit(_Find())
+    return found
+
+
 def _epoch_of(metadata: cst.BaseExpression) -> cst.BaseExpression | None:
     """The epoch a record's metadata holds: `{"epoch": E}`, or `PolicyMetadata(epoch=E)` / `dict(epoch=E)`."""
     if isinstance(metadata, cst.Dict):
@@ -119,10 +155,15 @@ class PolicyStoreCalls(Rule):
                                imports=[(a.config.target, "save_checkpoint")])
             for stmt in stmts[1:]:
                 yield self.remove(stmt, "part of save_checkpoint(...)", carry="all", report=False)
+            was = code(cast(cst.Call, record).args[2].value)
+            unused = _only_for_uri(a, cast(cst.Call, record))
+            if unused is not None:  # `path = os.path.join(...)`, read only by the URI that goes
+                yield self.remove(unused, "the record's path, not used any more", report=False)
+                was = code(cast(cst.Assign, unused.body[0]).value)
             where = f"{code(call.args[3].value, 40)}/{code(call.args[1].value, 40)}/checkpoints/agent_epoch_<epoch>.pt"
             gone = f"; metadata {', '.join(dropped)} no longer saved" if dropped else ""
             yield self.note(record, f"TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as "
-                                    f"{where} (was {code(cast(cst.Call, record).args[2].value, 60)}){gone}")
+                                    f"{where} (was {was}){gone}")
 
     def _not_implemented(self, a: Analysis, call: cst.Call, raised: set[int]) -> Iterable[Edit]:
         """TCK-M107 remote-uri = not-implemented: the call becomes its URI (a record is a path now), and
@@ -133,6 +174,8 @@ class PolicyStoreCalls(Rule):
                            lambda updated: paren(cast(cst.Arg, uri_argument(updated)).value, updated))
         if id(stmt) not in raised:
             raised.add(id(stmt))
+            yield self.note(call, f"TCK-M107 remote-uri = not-implemented: {uri.split('://')[0]}:// checkpoints are not "
+                                  "loaded any more (the plan drops them)")
             yield self.replace(stmt, "raise NotImplementedError", lambda updated: cst.FlattenSentinel([
                 not_implemented(uri).with_changes(leading_lines=updated.leading_lines),
                 updated.with_changes(leading_lines=())]), report=False)
