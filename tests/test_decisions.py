@@ -33,6 +33,11 @@ def test_kinds_have_stable_unique_codes_and_names_and_the_docs_list_them() -> No
         assert f"`{kind.name}`" in row and all(f"`{choice}`" in row for choice in kind.choices)
 
 
+def test_every_kind_names_rules_that_exist() -> None:
+    names = {rule.NAME for rule in RULES} | {runner.KEEP_RULE}
+    assert all(set(kind.rules) <= names for kind in KINDS), [k.code for k in KINDS if not set(k.rules) <= names]
+
+
 def test_every_manual_site_of_the_examples_has_a_specific_kind() -> None:
     """Catch-all kinds (manager-shape, record-shape) are for shapes the examples do not have."""
     catch_all = {"TCK-M112", "TCK-M113"}
