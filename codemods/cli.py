@@ -259,7 +259,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
         out.write(summary_table(result))
-        out.write("".join(line + "\n" for line in kind_lines(result.manual)))
+        out.write("".join(line + "\n" for line in kind_lines(result.manual, config.decisions)))
         for line in error_lines(applied.errors):
             sys.stderr.write(line + "\n")
     else:
@@ -272,7 +272,7 @@ def _migrate(args: argparse.Namespace, apply: bool) -> int:
         out.write(summary_table(result))
         for line in site_lines(result.manual):
             out.write(f"manual   {line}\n")
-        out.write("".join(line + "\n" for line in kind_lines(result.manual)))
+        out.write("".join(line + "\n" for line in kind_lines(result.manual, config.decisions)))
     if args.format == "json" or not apply:
         for line in error_lines(result.errors):
             sys.stderr.write(line + "\n")

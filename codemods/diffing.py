@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from codemods import version
-from codemods.decisions import KINDS, Kind, kind_of
+from codemods.decisions import KINDS, MANUAL, Kind, kind_of
 from codemods.engine import Site
 from codemods.files import encode_source
 from codemods.runner import Applied, Change, FileError, RunResult
@@ -189,13 +189,16 @@ def kind_counts(manual: Iterable[Site]) -> list[tuple[Kind, int]]:
     return [(k, counts[k.code]) for k in KINDS if counts.get(k.code)]
 
 
-def kind_lines(manual: Iterable[Site]) -> list[str]:
-    """The manual sites by kind, for the terminal (kinds with choices say how to take one)."""
+def kind_lines(manual: Iterable[Site], decisions: Mapping[str, str] | None = None) -> list[str]:
+    """The manual sites by kind, for the terminal (kinds with choices say how to take one; a kind already
+    decided says its sites do not fit the choice)."""
     found = kind_counts(manual)
     if not found:
         return []
     lines = ["manual sites by kind (decide a kind once: docs/migration.md):"]
     for kind, count in found:
-        how = f"  --decide {kind.code}={'|'.join(kind.choices)}" if kind.choices else ""
+        taken = (decisions or {}).get(kind.code, MANUAL)
+        how = f"  decided {taken}: these sites do not fit it" if taken != MANUAL else \
+            f"  --decide {kind.code}={'|'.join(kind.choices)}" if kind.choices else ""
         lines.append(f"  {kind.code} {kind.name:<22} {count:>4}{how}")
     return lines

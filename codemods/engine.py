@@ -250,17 +250,25 @@ def collect_facts(
     return {} if isinstance(analysis, FileResult) else facts_of(analysis, rules)
 
 
+FACTS_ERRORS = "facts_errors"  # index section: what went wrong collecting a file's facts (never merged)
+
+
 def facts_of(analysis: Analysis, rules: Sequence[type[Rule]] | None = None) -> dict[str, list[Any]]:
     """What an analysis contributes to the index (see `collect_facts`). Never raises."""
     try:
         module = analysis.module
         legacy = bool(module) and analysis.names.is_legacy_module(module or "")
         facts: dict[str, list[Any]] = {} if legacy else {"graphs": [analysis.graph]}  # (never rewritten)
-        for rule in RULES if rules is None else rules:
-            for section, items in rule.facts(analysis).items():
-                facts.setdefault(section, []).extend(items)
     except Exception:  # noqa: BLE001 - reported by migrate_analysis
         return {}
+    for rule in RULES if rules is None else rules:
+        try:
+            found = rule.facts(analysis)
+        except Exception as exc:  # noqa: BLE001 - the runner reports it and leaves the file as it is
+            facts.setdefault(FACTS_ERRORS, []).append(f"internal error in {rule.NAME} (facts): {_one_line(exc)}")
+            continue
+        for section, items in found.items():
+            facts.setdefault(section, []).extend(items)
     return facts
 
 

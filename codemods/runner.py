@@ -20,6 +20,7 @@ from codemods.analysis.graph import Graph
 from codemods.analysis.solution import Solution, legacy_touching, solve_index
 from codemods.config import Config, find_config
 from codemods.engine import (
+    FACTS_ERRORS,
     FileResult,
     ModuleFacts,
     Site,
@@ -547,6 +548,10 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
                 facts += pool.run("facts", base, extra, [i.file for i in extra], [len(i.data or b"") for i in extra])
                 chosen += more
                 first += extra
+        failed = {f.file: f.facts.pop(FACTS_ERRORS) for f in facts if FACTS_ERRORS in f.facts}
+        for file, messages in failed.items():  # reported, and the file is left as it is
+            if file not in outside:
+                result.errors.append(FileError(display_path(file), messages[0], 1, 1))
         index = merge_facts([base, *(f.facts for f in facts)])
         if index.get("selector_fields"):  # TCK-M102 selector-config = drop: who still uses those fields
             index["field_uses"] = _field_uses(set(index["selector_fields"]), scanned, config)
@@ -557,7 +562,7 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
                 result.errors.append(FileError(display_path(s.file), s.error, *s.error_at))
         kept = {f.file for f in facts if f.kept}
         todo = [i._replace(data=None if i.file in kept else i.data) for i in first
-                if i.file not in legacy_tests and i.file not in outside]
+                if i.file not in legacy_tests and i.file not in outside and i.file not in failed]
         tick = progress("migrating", len(todo)) if progress else None
         migrated = pool.run("migrate", index, todo, [i.file for i in todo], [len(i.data or b"") for i in todo], tick)
 
@@ -566,7 +571,7 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
     facts_of = [ModuleFacts(m.file, modules[m.file].module, m.imports, is_test_file(m.file)) for m in migrated]
     facts_of += [ModuleFacts(s.file, s.module, s.crude_imports) for s in chosen if s.error]
     facts_of += [ModuleFacts(s.file, s.module, s.imports, True) for s in chosen
-                 if (s.legacy_only_test or s.file in outside) and not s.error]
+                 if (s.legacy_only_test or s.file in outside or s.file in failed) and not s.error]
     tests_of_legacy = [s.file for s in chosen if s.legacy_only_test and s.error is None and s.file not in outside]
     configured = _configured_deletions(config, inside)
     to_delete, kept_modules = plan_deletions(facts_of, config, tests_of_legacy, configured, frozen=outside)

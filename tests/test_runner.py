@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from typing import Any
 from pathlib import Path
 
 import libcst as cst
@@ -435,3 +436,28 @@ def test_the_project_root_is_never_removed_even_below_the_path_given(tmp_path):
     applied = runner.apply_changes(result)
     assert rel(applied.removed_dirs, outer) == ["project/old"]
     assert tree_entries(outer) == ["other.py", "project"]
+
+
+def test_a_rule_failing_on_a_files_facts_is_reported_and_the_file_left_alone(tmp_path: Path) -> None:
+    """A crash while collecting a file's cross-file facts never drops the file silently from the tree's
+    analysis: the run reports it, leaves the file byte-identical and deletes nothing it imports."""
+    from codemods.rules import RULES
+
+    class Broken(Rule):
+        NAME = "broken"
+
+        @classmethod
+        def facts(cls, a: Analysis) -> dict[str, list[Any]]:
+            if a.module == "app.main":
+                raise KeyError("boom")
+            return {}
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n', encoding="utf-8")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("", encoding="utf-8")
+    main = "from metta.agent.policy_store import PolicyStore\n\n\ndef load(store: PolicyStore, uri):\n    return store.policy_record(uri).uri\n"
+    (tmp_path / "app" / "main.py").write_text(main, encoding="utf-8")
+    result = runner.run([tmp_path], find_config(tmp_path), rules=[*RULES, Broken], jobs=1)
+    assert [(e.path.replace(os.sep, "/").rpartition("app/")[2], e.message) for e in result.errors] == \
+        [("main.py", "internal error in broken (facts): 'boom'")]
+    assert not [c for c in result.changes if c.file.endswith("main.py")]

@@ -117,7 +117,7 @@ def decided_selector(call: cst.Call, method: str, decisions: Mapping[str, str]) 
     TCK-M101 selector-by-metric = latest takes the latest for "top" / "rand" (by a metric, n= or stats-server
     scores); TCK-M114 selector-variable = branch covers a selector that is not a literal. Never when a
     dropped argument calls code (dropping it would drop a side effect)."""
-    if not decisions:
+    if not decisions or method not in ("policy_record", "policy_records"):
         return None
     given, sel = selector(call, method)
     if any(calls_code(given[k]) for k in ("n", "metric", "stats_client", "eval_name") if k in given):
@@ -452,9 +452,11 @@ _UNWRAP = frozenset({"os.path.abspath", "os.path.realpath", "os.path.normpath", 
 
 
 def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
-             assigned: Callable[[str], list[cst.BaseExpression]]) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
-    """(BASE, FILE) of a record URI shaped `[file://]<BASE>/<RUN>/<FILE>`: os.path.join(BASE, RUN, FILE) (under
-    abspath / str / an f"file://{...}", or in a name the function assigns exactly once); None otherwise."""
+             assigned: Callable[[str], list[cst.BaseExpression]]) \
+        -> tuple[cst.BaseExpression, cst.BaseExpression, bool] | None:
+    """(BASE, FILE, in its checkpoints directory) of a record URI shaped `[file://]<BASE>/<RUN>/[checkpoints/]<FILE>`:
+    os.path.join(BASE, RUN, ["checkpoints",] FILE) (under abspath / str / an f"file://{...}", or in a name the
+    function assigns exactly once); None otherwise."""
     if isinstance(uri, cst.FormattedString) and len(uri.parts) == 2 and \
             isinstance(uri.parts[0], cst.FormattedStringText) and uri.parts[0].value == "file://" and \
             isinstance(uri.parts[1], cst.FormattedStringExpression) and uri.parts[1].conversion is None and \
@@ -467,10 +469,10 @@ def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
         uri = values[0]
     while isinstance(uri, cst.Call) and code(uri.func) in _UNWRAP and len(uri.args) == 1 and not uri.args[0].keyword:
         uri = uri.args[0].value
-    if isinstance(uri, cst.Call) and code(uri.func) == "os.path.join" and len(uri.args) == 3 and \
+    if isinstance(uri, cst.Call) and code(uri.func) == "os.path.join" and len(uri.args) in (3, 4) and \
             not any(a.keyword or a.star for a in uri.args) and code(uri.args[1].value) == code(run) and \
-            not calls_code(uri.args[2].value):
-        return uri.args[0].value, uri.args[2].value
+            not calls_code(uri.args[-1].value) and (len(uri.args) == 3 or literal_str(uri.args[2].value) == "checkpoints"):
+        return uri.args[0].value, uri.args[-1].value, len(uri.args) == 4
     return None
 
 
@@ -493,10 +495,10 @@ def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
         pr.policy = AGENT
         store.save(pr)
 
-    where URI is `[file://]<BASE>/<RUN>/<file>` (see `_base_of`) and nothing dropped calls code. Returns the
+    where URI is `[file://]<BASE>/<RUN>/[checkpoints/]<file>` (see `_base_of`) and nothing dropped calls code. Returns the
     record's constructor call, the `save_checkpoint(AGENT, RUN, E, base_dir=BASE)` call that replaces the
-    three statements, the metadata keys it drops, and whether FILE is never an agent checkpoint's name
-    (`never_agent_file`); or None."""
+    three statements, the metadata keys it drops, and whether its file is private: outside the run's
+    checkpoints directory and never named like an agent checkpoint (`never_agent_file`); or None."""
     if i + 3 > len(stmts) or not all(isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 for s in stmts[i:i + 3]):
         return None
     s1, s2, s3 = (s.body[0] for s in stmts[i:i + 3])  # type: ignore[union-attr]
@@ -525,12 +527,17 @@ def match_hand_save(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable
         return None
     call = cst.Call(cst.Name("save_checkpoint"), [cst.Arg(s2.value), cst.Arg(rec["run_name"]), cst.Arg(meta_args["epoch"]),
                                                   keyword("base_dir", found[0])])
-    return s1.value, call, sorted(k for k in meta_args if k != "epoch"), never_agent_file(found[1])
+    return s1.value, call, sorted(k for k in meta_args if k != "epoch"), not found[2] and never_agent_file(found[1])
 
 
-def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpression]:
-    """The values a function assigns to `name` (plain `name = value` statements)."""
+def assigned_in(function: cst.CSTNode | None, name: str, module: cst.Module | None = None) -> list[cst.BaseExpression]:
+    """The values a function assigns to `name`: plain `name = value` statements, and (given its `module`)
+    `name, other = helper(cfg)` where `helper` is a function of the module that returns a tuple whose
+    element there is a name it assigns once, from its own parameters passed under the same names
+    (`run_dir = os.path.join(cfg.data_dir, cfg.run_name)`; `return run_dir, checkpoint_dir`). Any other
+    unpacking counts as a value too (the helper call itself): a name assigned twice is never one value."""
     values: list[cst.BaseExpression] = []
+    unpacked: list[tuple[int, cst.Call]] = []
     if function is None:
         return values
 
@@ -539,5 +546,53 @@ def assigned_in(function: cst.CSTNode | None, name: str) -> list[cst.BaseExpress
             for t in node.targets:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     values.append(node.value)
+                elif isinstance(t.target, cst.Tuple) and isinstance(node.value, cst.Call):
+                    unpacked.extend((i, node.value) for i, e in enumerate(t.target.elements)
+                                    if isinstance(e.value, cst.Name) and e.value.value == name)
     function.visit(_Assigns())
+    for i, call in unpacked:
+        value = _helper_value(module, call, i) if module is not None else None
+        values.append(call if value is None else value)
     return values
+
+
+def _helper_value(module: cst.Module, call: cst.Call, index: int) -> cst.BaseExpression | None:
+    """Element `index` of what `helper(args)` returns, as the caller can write it (see `assigned_in`)."""
+    helper = next((s for s in module.body if isinstance(s, cst.FunctionDef) and isinstance(call.func, cst.Name)
+                   and s.name.value == call.func.value), None)
+    if helper is None or any(a.keyword or a.star for a in call.args):
+        return None
+    params = [p.name.value for p in helper.params.params]
+    if [code(a.value) for a in call.args] != params or helper.params.posonly_params or helper.params.kwonly_params:
+        return None  # each parameter passed as the caller's own name of the same spelling
+    returns: list[cst.Return] = []
+
+    class _Returns(cst.CSTVisitor):
+        def visit_Return(self, node: cst.Return) -> None:
+            returns.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is helper
+    helper.visit(_Returns())
+    if len(returns) != 1 or not isinstance(returns[0].value, cst.Tuple) or index >= len(returns[0].value.elements):
+        return None
+    element = returns[0].value.elements[index].value
+    found = assigned_in(helper, element.value) if isinstance(element, cst.Name) else []
+    if len(found) != 1:
+        return None
+    return found[0] if {n.value for n in _names(found[0])} <= set(params) | {"os"} else None
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    """The names an expression reads (an attribute's own name left out)."""
+    out: list[cst.Name] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            out.append(n)
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            n.value.visit(self)
+            return False
+    node.visit(_Find())
+    return out

@@ -36,6 +36,7 @@ from codemods.analysis.graph import (
     block,
 )
 from codemods.analysis.shapes import (
+    dotted,
     HALF_RECORD_CALLS,
     assigned_in,
     calls_code,
@@ -586,8 +587,10 @@ class Builder(cst.CSTVisitor):
             cls = owner or legacy
             self.fact(s, K.REC, "built by hand")
             if id(call) in self.hand_saves:  # decided: saved with save_checkpoint (the store argument goes)
-                for arg in call.args[1:]:
-                    self.classify(arg.value)
+                for i, arg in enumerate(call.args[1:], start=1):  # (what it is built from stays with it)
+                    value = self.classify(arg.value)
+                    if value:
+                        self.union(self.child(s, f".arg{i}"), value)
                 return s
             for i, arg in enumerate(call.args):  # what the legacy record is built from stays with it
                 value = self.classify(arg.value)
@@ -853,7 +856,7 @@ class Builder(cst.CSTVisitor):
         if private:  # its file is never an agent checkpoint's name: no tinyckpt reader lists it (Solution._disk)
             self.private_saves.add(id(stmts[i + 2].body[0].value))
         if chosen(self.a.config.decisions, "record-built-by-hand") != "save-checkpoint" or \
-                not isinstance(stmts[i + 1].body[0].value, cst.Name):
+                not _plain(stmts[i + 1].body[0].value):  # (the agent moves into save_checkpoint as it is written)
             return False
         key = self.site(built, "built")
         self.hand_saves[id(built)] = (stmts[i:i + 3], call, dropped, key)
@@ -863,7 +866,7 @@ class Builder(cst.CSTVisitor):
 
     def _assigned(self, name: str) -> list[cst.BaseExpression]:
         """The values the enclosing function assigns to `name` (plain `name = value` statements)."""
-        return assigned_in(self._functions[-1] if self._functions else None, name)
+        return assigned_in(self._functions[-1] if self._functions else None, name, self.a.tree)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         q = self.func_qualname(node)
@@ -1264,6 +1267,15 @@ def _manager_pair(first: Any, second: Any) -> cst.Call | None:
 
 def state_call(line: cst.SimpleStatementLine) -> cst.Call | None:
     return _manager_call(line, "save_trainer_state", whole=True)
+
+
+def _plain(node: cst.BaseExpression) -> bool:
+    """A name, a literal, or a call of a dotted name with such arguments (`agent`, `TinyAgent()`): an
+    expression no other edit can touch (no attribute of a value is read)."""
+    if isinstance(node, (cst.Name, cst.SimpleString, cst.Integer, cst.Float)):
+        return True
+    return isinstance(node, cst.Call) and dotted(node.func) is not None and \
+        all(not a.star and _plain(a.value) for a in node.args)
 
 
 def _type_alias(stmt: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:

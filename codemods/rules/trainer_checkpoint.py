@@ -84,7 +84,7 @@ class TrainerCheckpoint(Rule):
             return "a TrainerCheckpoint.save in the tree stays legacy (or the tree is unknown)"
         if len(call.args) != 1 or call.args[0].keyword or call.args[0].star:
             return "a filename or unusual arguments"
-        located = run_and_base(call.args[0].value, lambda name: assigned_in(a.function_of(call), name))
+        located = run_and_base(call.args[0].value, lambda name: assigned_in(a.function_of(call), name, a.tree))
         if located is None:
             return "its directory is not os.path.join(base_dir, run_name)"
         assign = a.parent(call)
