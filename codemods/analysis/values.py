@@ -177,6 +177,7 @@ class Builder(cst.CSTVisitor):
         # the metadata keys dropped, the record's site); id(store.save(pr) call) -> the record's site
         self.hand_saves: dict[int, tuple[list[cst.BaseStatement], cst.Call, list[str], str]] = {}
         self.hand_save_calls: dict[int, str] = {}
+        self.hand_matched: set[int] = set()  # id(store.save(pr)) of every record built by hand and saved (decided or not)
         self.private_saves: set[int] = set()  # id(store.save(pr)) of a record built by hand, its file never an agent's
         self.save_pairs: list[tuple[list[cst.BaseStatement], cst.Call, list[str], list[str]]] = []  # the trainer's
         self.trainer_saves: list[cst.Call] = []  # TrainerCheckpoint(...).save(...) outside a save pair
@@ -853,6 +854,7 @@ class Builder(cst.CSTVisitor):
         if found is None:
             return False
         built, call, dropped, private = found
+        self.hand_matched.add(id(stmts[i + 2].body[0].value))
         if private:  # its file is never an agent checkpoint's name: no tinyckpt reader lists it (Solution._disk)
             self.private_saves.add(id(stmts[i + 2].body[0].value))
         if chosen(self.a.config.decisions, "record-built-by-hand") != "save-checkpoint" or \

@@ -32,6 +32,8 @@ STORE_CALLS = {
     'policy_records(selector_type="all")': "list_checkpoints(uri)",
     'policy_records(selector_type="latest")': "[latest_checkpoint(uri)]",
 }
+HAND_SAVED = ("PolicyRecord built by hand, saved here: decide where its checkpoint is written (TCK-M103 decides "
+              "the record and this save together)")
 MISSING_ERROR = "FileNotFoundError"  # what latest_checkpoint raises where PolicyMissingError was raised
 MISSING_REASON = "PolicyMissingError: tinyckpt raises FileNotFoundError; decide what this handler catches"
 
@@ -131,7 +133,8 @@ class PolicyStoreCalls(Rule):
         for receiver, method, site in s.manual_calls:
             node = a.node_of(site)
             if node is not None and s.has(receiver, K.STORE):
-                yield self.manual(node, STORE_MANUAL[method])
+                yield self.manual(node, HAND_SAVED if method == "save" and id(node) in a.walk.hand_matched
+                                  else STORE_MANUAL[method])
         yield from self._missing(a, rewritten)
 
     def _hand_saves(self, a: Analysis) -> Iterable[Edit]:
