@@ -424,25 +424,42 @@ def _needle_candidates(scanned: Sequence[_Scanned], facts: Sequence[_Facts],
     return chosen
 
 
-def _field_uses(names: set[str], scanned: Sequence[_Scanned], config: Config) -> list[tuple[str, int]]:
-    """(name, count) of the textual uses of each field name in the project: `.name` and `name=` in its
-    Python files (legacy modules left out: they go), every `name` word in its YAML files (configs
-    loaded into the class). Conservative: a coincidental use of the name counts too."""
-    words = b"|".join(re.escape(n.encode()) for n in sorted(names))
-    python = re.compile(rb"\.[ \t]*(" + words + rb")\b|\b(" + words + rb")[ \t]*=(?!=)")
-    yaml = re.compile(rb"\b(" + words + rb")\b")
+def _field_uses(fields: Sequence[tuple[str, str, int]], scanned: Sequence[_Scanned],
+                config: Config) -> list[tuple[str, int]]:
+    """(name, count) of the uses of each selector field (name, class, positional index) in the project: every
+    word `name` in its Python files (legacy modules left out: they go) and its YAML, JSON and TOML files,
+    plus one for each construction of the class that may fill the field positionally. Conservative: a
+    coincidental use of the word counts too."""
+    names = {name for name, _, _ in fields}
+    word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    classes = {cls for _, cls, _ in fields}
+    built = re.compile(rb"\b(" + b"|".join(re.escape(c.encode()) for c in sorted(classes)) + rb")\s*\(")
     counts = dict.fromkeys(names, 0)
-    files = [(s.file, python) for s in scanned if not config.is_legacy_module(s.module)]
-    files += [(os.fspath(p), yaml) for pattern in ("*.yaml", "*.yml") for p in Path(config.root).rglob(pattern)
+    files = [s.file for s in scanned if not config.is_legacy_module(s.module)]
+    files += [os.fspath(p) for pattern in ("*.yaml", "*.yml", "*.json", "*.toml") for p in Path(config.root).rglob(pattern)
               if not any(part.startswith(".") for part in p.relative_to(config.root).parts)]
-    for file, pattern in files:
+    for file in files:
         try:
             data = read_bytes(file)
         except OSError:
             continue
-        for m in pattern.finditer(data):
-            counts[(m.group(1) or m.group(2) or b"").decode()] += 1
+        for m in word.finditer(data):
+            counts[m.group(1).decode()] += 1
+        if file.endswith(".py") and built.search(data):
+            for name, cls, index in fields:
+                counts[name] += _positional_constructions(data, cls, index)
     return sorted(counts.items())
+
+
+def _positional_constructions(data: bytes, cls: str, index: int) -> int:
+    """How many calls of `cls` pass more than `index` positional arguments (or unpack some)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return 1
+    return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call) and
+               (getattr(node.func, "id", None) == cls or getattr(node.func, "attr", None) == cls) and
+               (len(node.args) > index or any(isinstance(a, ast.Starred) for a in node.args)))
 
 
 def _text_of(file: str) -> str:
@@ -554,7 +571,7 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
                 result.errors.append(FileError(display_path(file), messages[0], 1, 1))
         index = merge_facts([base, *(f.facts for f in facts)])
         if index.get("selector_fields"):  # TCK-M102 selector-config = drop: who still uses those fields
-            index["field_uses"] = _field_uses(set(index["selector_fields"]), scanned, config)
+            index["field_uses"] = _field_uses(index["selector_fields"], scanned, config)
         index["frozen"] = sorted({s.module for s in chosen if s.file in outside})
         result.candidates = len([s for s in chosen if s.file not in outside])
         for s in chosen:

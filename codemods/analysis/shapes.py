@@ -137,10 +137,7 @@ def producer_problem(call: cst.Call, method: str, decisions: Mapping[str, str] =
     uri = uri_argument(call)
     if uri is None:
         return f"{method}() without a URI: decide which checkpoint this means"
-    text = literal_str(uri.value)
-    if isinstance(uri.value, cst.FormattedString):
-        first = uri.value.parts[0] if uri.value.parts else None
-        text = first.value if isinstance(first, cst.FormattedStringText) else ""
+    text = leading_text(uri.value)
     for scheme, reason in SCHEMES.items():
         if text is not None and text.startswith(scheme):
             return reason
@@ -180,11 +177,25 @@ def remote_uri(call: cst.Call) -> str | None:
     uri = uri_argument(call)
     if uri is None:
         return None
-    text = literal_str(uri.value)
-    if isinstance(uri.value, cst.FormattedString) and uri.value.parts and \
-            isinstance(uri.value.parts[0], cst.FormattedStringText):
-        text = uri.value.parts[0].value
+    text = leading_text(uri.value)
     return text if text is not None and text.startswith(REMOTE) else None
+
+
+def leading_text(node: cst.BaseExpression) -> str | None:
+    """The literal text a string expression starts with: a literal, an f-string's first text, the left of
+    `+` or of an implicit concatenation, a `"...".format(...)` string ("" when it starts otherwise)."""
+    if isinstance(node, cst.SimpleString):
+        return literal_str(node)
+    if isinstance(node, cst.FormattedString):
+        first = node.parts[0] if node.parts else None
+        return first.value if isinstance(first, cst.FormattedStringText) else ""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        return leading_text(node.left)
+    if isinstance(node, cst.ConcatenatedString):
+        return leading_text(node.left)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format":
+        return leading_text(node.func.value)
+    return None
 
 
 _CONDITIONAL = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.IfExp,
@@ -192,21 +203,45 @@ _CONDITIONAL = (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.Generat
 
 
 def raise_point(parents: Mapping[cst.CSTNode, cst.CSTNode], node: cst.CSTNode) -> cst.CSTNode | None:
-    """The statement before which a `raise` runs exactly when `node` would be evaluated (each time its
-    statement runs): a simple statement line, or the header of a for / if (not an elif) / while / with
-    holding it; None when `node` is evaluated only sometimes (in a lambda, a comprehension, a
-    conditional expression, `and` / `or`) or the statement is something else."""
+    """The statement before which a `raise` runs exactly when `node` would be evaluated, with nothing of the
+    statement skipped that would run before it: a simple statement line (one small statement, no assert),
+    or the header of a for / if (not an elif) / while / with (one item) holding it, where `node` is the only
+    call (or inside every call) of what runs first. None when `node` is evaluated only sometimes (in a lambda,
+    a comprehension, a conditional expression, `and` / `or`, a chained comparison, an assert) or after other
+    calls of its statement."""
     current: cst.CSTNode | None = node
     while current is not None and not isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-        if isinstance(current, _CONDITIONAL):
+        if isinstance(current, _CONDITIONAL) or isinstance(current, cst.Comparison) and len(current.comparisons) > 1:
             return None
         current = parents.get(current)
-    if isinstance(current, cst.SimpleStatementLine):
-        return current
-    if isinstance(current, (cst.For, cst.While, cst.With)) or (
-            isinstance(current, cst.If) and not isinstance(parents.get(current), cst.If)):
-        return current
-    return None
+    header: cst.CSTNode | None = None
+    if isinstance(current, cst.SimpleStatementLine) and len(current.body) == 1 and \
+            not isinstance(current.body[0], cst.Assert):
+        header = current.body[0]
+    elif isinstance(current, cst.For):
+        header = current.iter
+    elif isinstance(current, cst.While) or isinstance(current, cst.If) and not isinstance(parents.get(current), cst.If):
+        header = current.test
+    elif isinstance(current, cst.With) and len(current.items) == 1:
+        header = current.items[0].item
+    if header is None:
+        return None
+    ancestors: set[int] = set()
+    walk: cst.CSTNode | None = node
+    while walk is not None and walk is not current:
+        ancestors.add(id(walk))
+        walk = parents.get(walk)
+    return current if all(id(c) in ancestors for c in _calls_in(header)) else None
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> None:
+            found.append(n)
+    node.visit(_Find())
+    return found
 
 
 def remote_decided(call: cst.Call, decisions: Mapping[str, str], parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
@@ -391,13 +426,10 @@ def run_and_base(expr: cst.BaseExpression, assigned: Callable[[str], list[cst.Ba
     """(RUN, BASE) of a run directory: os.path.join(BASE, RUN) itself, or a name the enclosing function
     assigns it exactly once (`assigned(name)` lists the values a name is assigned there)."""
     found = _join(expr)
-    if found:
-        return found[1], found[0]
-    if not isinstance(expr, cst.Name):
-        return None
-    values = assigned(expr.value)
-    found = _join(values[0]) if len(values) == 1 else None
-    return (found[1], found[0]) if found else None
+    if not found and isinstance(expr, cst.Name):
+        values = assigned(expr.value)
+        found = _join(values[0]) if len(values) == 1 else None
+    return (found[1], found[0]) if found and unchanged(assigned, *found) else None
 
 
 def match_save_pair(stmts: Sequence[cst.BaseStatement], i: int, legacy: Callable[[cst.CSTNode], str | None],
@@ -464,14 +496,15 @@ def _base_of(uri: cst.BaseExpression, run: cst.BaseExpression,
         uri = uri.parts[1].expression
     if isinstance(uri, cst.Name):
         values = assigned(uri.value)
-        if len(values) != 1:
-            return None
+        if len(values) != 1 or values[0] is uri or isinstance(values[0], cst.Name) and values[0].value == uri.value:
+            return None  # (a parameter, or bound more than once)
         uri = values[0]
     while isinstance(uri, cst.Call) and code(uri.func) in _UNWRAP and len(uri.args) == 1 and not uri.args[0].keyword:
         uri = uri.args[0].value
     if isinstance(uri, cst.Call) and code(uri.func) == "os.path.join" and len(uri.args) in (3, 4) and \
             not any(a.keyword or a.star for a in uri.args) and code(uri.args[1].value) == code(run) and \
-            not calls_code(uri.args[-1].value) and (len(uri.args) == 3 or literal_str(uri.args[2].value) == "checkpoints"):
+            not calls_code(uri.args[-1].value) and (len(uri.args) == 3 or literal_str(uri.args[2].value) == "checkpoints") \
+            and unchanged(assigned, uri.args[0].value, run):
         return uri.args[0].value, uri.args[-1].value, len(uri.args) == 4
     return None
 
@@ -540,15 +573,55 @@ def assigned_in(function: cst.CSTNode | None, name: str, module: cst.Module | No
     unpacked: list[tuple[int, cst.Call]] = []
     if function is None:
         return values
+    if isinstance(function, cst.FunctionDef):  # a parameter is a binding too (its value comes from callers)
+        params = function.params
+        values += [p.name for p in (*params.posonly_params, *params.params, *params.kwonly_params) if p.name.value == name]
+        values += [p.name for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param) and p.name.value == name]
+
+    def other(target: cst.BaseExpression) -> None:  # any other binding of the name: a value nobody can name
+        if any(n.value == name for n in _target_names(target)):
+            values.append(target)
 
     class _Assigns(cst.CSTVisitor):
         def visit_Assign(self, node: cst.Assign) -> None:
             for t in node.targets:
                 if isinstance(t.target, cst.Name) and t.target.value == name:
                     values.append(node.value)
-                elif isinstance(t.target, cst.Tuple) and isinstance(node.value, cst.Call):
+                elif isinstance(t.target, cst.Tuple) and isinstance(node.value, cst.Call) and \
+                        all(isinstance(e.value, cst.Name) for e in t.target.elements):
                     unpacked.extend((i, node.value) for i, e in enumerate(t.target.elements)
                                     if isinstance(e.value, cst.Name) and e.value.value == name)
+                else:
+                    other(t.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if node.value is not None and isinstance(node.target, cst.Name) and node.target.value == name:
+                values.append(node.value)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            other(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            other(node.target)
+
+        def visit_WithItem(self, node: cst.WithItem) -> None:
+            if node.asname is not None:
+                other(node.asname.name)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            other(node.target)
+
+        def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+            if node.name is not None:
+                other(node.name.name)
+
+        def visit_Global(self, node: cst.Global) -> None:
+            if any(n.name.value == name for n in node.names):
+                values.extend([node, node])  # (bound elsewhere: never one known value)
+
+        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+            if any(n.name.value == name for n in node.names):
+                values.extend([node, node])
     function.visit(_Assigns())
     for i, call in unpacked:
         value = _helper_value(module, call, i) if module is not None else None
@@ -577,10 +650,27 @@ def _helper_value(module: cst.Module, call: cst.Call, index: int) -> cst.BaseExp
     if len(returns) != 1 or not isinstance(returns[0].value, cst.Tuple) or index >= len(returns[0].value.elements):
         return None
     element = returns[0].value.elements[index].value
-    found = assigned_in(helper, element.value) if isinstance(element, cst.Name) else []
-    if len(found) != 1:
-        return None
+    found = [v for v in assigned_in(helper, element.value)] if isinstance(element, cst.Name) else []
+    if len(found) != 1 or not unchanged(lambda n: assigned_in(helper, n), found[0]):
+        return None  # (its parameters keep the caller's values: none is assigned again in the helper)
     return found[0] if {n.value for n in _names(found[0])} <= set(params) | {"os"} else None
+
+
+def _target_names(target: cst.CSTNode) -> list[cst.Name]:
+    """The names an assignment target binds (`a`, `a, (b, *c)`; not `x.a` or `x[a]`)."""
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def unchanged(names: Callable[[str], list[cst.BaseExpression]], *exprs: cst.BaseExpression) -> bool:
+    """Every name these expressions read is bound at most once in the function (`names` lists the bindings):
+    where they are used, they still hold the one value they were given."""
+    return all(len(names(n.value)) <= 1 for e in exprs for n in _names(e))
 
 
 def _names(node: cst.CSTNode) -> list[cst.Name]:

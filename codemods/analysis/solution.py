@@ -43,6 +43,7 @@ CONTAINER_METHODS = frozenset({"items", "keys", "values", "get", "append", "exte
 DICT_METHODS = frozenset(dir(dict))
 STORE_PRODUCERS = {K.STORE: frozenset({"policy_record", "load_from_uri", "policy_records", "policy_record_or_mock"}),
                    K.SSTORE: frozenset({"policy_record", "policy_record_or_mock"})}
+STORE_SAVE_STAYS = "a store's save stays legacy (a manual site)"
 # PolicyStore methods without counterpart: their calls are manual sites (a store they are called on is one)
 STORE_OTHER_METHODS = frozenset({"save", "add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})
 MANAGER_ATTRS = frozenset({"run_name", "checkpoint_dir", "run_dir", "base_dir"})
@@ -87,6 +88,7 @@ class Solution:
         self.places: dict[str, str] = {}  # site key -> the module it is in
         self.pair_writes: list[str] = []  # sites of the trainer's save pairs (see values.Builder)
         self.pairs_held = ""  # why the trainer's save pairs stay legacy (checkpoints legacy code writes), or ""
+        self.staying_writes: dict[str, str] = {}  # a staying writer unit with no blocker of its own -> its write site
         self.outside_readers = ""  # a module outside the run's paths that reads agent checkpoints the legacy way
         graphs = list(graphs)
         self.modules = frozenset(g.module for g in graphs)
@@ -554,6 +556,7 @@ class Solution:
                 staying.setdefault(unit, site)
         if not staying:
             return
+        self.staying_writes = {unit: site for unit, site in staying.items() if not any(b[2] for b in self.blockers.get(unit, []))}
         places = sorted({self.places.get(site, "?") for site in staying.values()})
         reason = f"it reads agent checkpoints that code staying legacy still writes (in {', '.join(places[:3])})"
         if self.pair_writes:  # the trainer's save pairs write for those readers too: they stay with them
@@ -690,7 +693,9 @@ class Solution:
         out = []
         for unit in sorted(self.legacy_units):
             own = [b for b in self.blockers.get(unit, []) if b[2]]
-            found = own or [b for w in sorted(writers.get(unit, ())) for b in self.blockers.get(w, []) if b[2]]
+            found = own or [b for w in sorted(writers.get(unit, ())) for b in self.blockers.get(w, []) if b[2]] or [
+                (block("policy_store"), STORE_SAVE_STAYS, self.staying_writes[w], "")  # a store's manual save
+                for w in sorted(writers.get(unit, ())) if w in self.staying_writes]
             if not found or module in {self.places.get(b[2]) for b in found}:
                 continue
             mine = [s for s in self.members(unit) if self.places.get(s) == module]

@@ -48,6 +48,7 @@ from codemods.analysis.shapes import (
     match_save_pair,
     or_mock_decided,
     remote_decided,
+    remote_uri,
     producer_problem,
 )
 from codemods.decisions import chosen
@@ -289,7 +290,13 @@ class Builder(cst.CSTVisitor):
         return f"v:{min(owners)}:{name}" if owners else None
 
     def self_attr(self, node: cst.BaseExpression) -> str | None:
-        if not isinstance(node, cst.Attribute) or not self.funcs or not isinstance(node.value, cst.Name):
+        """`a:<class>:<attr>` of `self.attr` in a method, or of `Class.attr` for a first-party class."""
+        if not isinstance(node, cst.Attribute) or not isinstance(node.value, cst.Name):
+            return None
+        q = self.qualified(node.value)
+        if q and not q.startswith("builtins.") and q.rpartition(".")[2][:1].isupper():  # (a class, by its name)
+            return f"a:{q}:{node.attr.value}"
+        if not self.funcs:
             return None
         _, cls, self_name = self.funcs[-1]
         if cls and self_name and node.value.value == self_name:
@@ -391,6 +398,11 @@ class Builder(cst.CSTVisitor):
     def bind(self, target: cst.BaseExpression, key: str | None, value: cst.CSTNode | None) -> None:
         if isinstance(target, cst.Name):
             self._bind_key(self.var_key(target), key, value)
+            scope = self.scopes.get(target)  # a class attribute: what `self.name` and `Class.name` read
+            if isinstance(scope, ClassScope) and isinstance(scope.node, cst.ClassDef):
+                tk = self.var_key(target)
+                if tk:
+                    self.union(tk, f"a:{self.scope_name(scope)}:{target.value}")
         elif isinstance(target, cst.Attribute):
             tk = self.self_attr(target)
             if tk:
@@ -796,6 +808,8 @@ class Builder(cst.CSTVisitor):
         """(as a PolicyStore call, as a SimplePolicyStore call): why it has no counterpart, or None."""
         decisions = self.a.config.decisions
         full = STORE_MANUAL.get(method) if method not in FULL_PRODUCERS else producer_problem(call, method, decisions)
+        if full and remote_uri(call) and self._stack:  # the walk is above `call`: its parents, to find its statement
+            self._stack[-1].visit(_Parents(self.parents))
         if full and remote_decided(call, decisions, self.parents) or method == "policy_record_or_mock" and \
                 or_mock_decided(call, decisions):
             full = None
@@ -1007,7 +1021,11 @@ class Builder(cst.CSTVisitor):
                 q = self.qualified(node)
                 if q and not q.startswith("builtins."):
                     parent = self.parents.get(node)
-                    if not (isinstance(parent, cst.Call) and parent.func is node) and not self._is_submit_target(node):
+                    if isinstance(parent, cst.Attribute) and parent.value is node:  # `C.attr`, `C.method(...)`:
+                        grand = self.parents.get(parent)                           # C itself is not passed on
+                        if not (isinstance(grand, cst.Call) and grand.func is parent):
+                            self.graph.fnrefs.add(f"{q}.{parent.attr.value}")  # (`C.method` may be)
+                    elif not (isinstance(parent, cst.Call) and parent.func is node) and not self._is_submit_target(node):
                         self.graph.fnrefs.add(q)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

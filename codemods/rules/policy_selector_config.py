@@ -1,17 +1,18 @@
 """PolicySelectorConfig / PolicySelectorType settings -> manual: tinyckpt has no selectors or metrics.
 
 TCK-M102 selector-config = drop: a class field holding one (`leaderboard: PolicySelectorConfig = ...`) is
-removed, with a comment, when nothing in the project uses the field any more: every `.field` / `field=`
-in the project's Python files (and every `field` word in its YAML files) is one a decision drops (the
-`n=` / `metric=` arguments of a decided selector). The count is textual, so a coincidental use of the
-same name elsewhere keeps the field (and its site manual): never a field some code still reads.
+removed, with a comment, when nothing in the project uses the field any more: every `field` word in the project's Python files
+(and in its YAML, JSON and TOML files) is its definition or a read a decision drops (the `n=` /
+`metric=` arguments of a decided selector that migrates), and no construction of the class passes it
+positionally. The count is textual, so a coincidental use of the same word elsewhere keeps the field
+(and its site manual): never a field some code still reads.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import libcst as cst
 
@@ -43,15 +44,27 @@ def selector_fields(a: Analysis) -> list[tuple[cst.SimpleStatementLine, str]]:
     return list(out.values())
 
 
-def dropped_reads(a: Analysis) -> list[str]:
-    """The attribute names read in the arguments that decided store calls of this file drop."""
-    names: list[str] = []
-    for _, call, method, _ in a.walk.producers:
+def dropped_reads(a: Analysis) -> list[tuple[str, str]]:
+    """(attribute name, the call's record key) of each attribute read in the arguments that decided store calls
+    of this file drop, if they migrate (the solution says at planning time: a call that stays keeps its reads)."""
+    names: list[tuple[str, str]] = []
+    for key, call, method, _ in a.walk.producers:
         if decided_selector(call, method, a.config.decisions):
             given, _ = selector(call, method)
             for arg in (given[k] for k in DROPPED_ARGS if k in given):
-                names += [n.attr.value for n in _attributes(arg)]
+                names += [(n.attr.value, key) for n in _attributes(arg)]
     return names
+
+
+def _position(a: Analysis, stmt: cst.SimpleStatementLine) -> tuple[str, int]:
+    """The class a field statement is in, and how many annotated fields come before it (a dataclass's
+    positional index)."""
+    block = a.parent(stmt)
+    cls = cast(cst.ClassDef, a.parent(block) if block else None)
+    body = list(cast(cst.IndentedBlock, block).body)
+    before = body[:body.index(stmt)]
+    return cls.name.value, sum(1 for s in before if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
+                               and isinstance(s.body[0], cst.AnnAssign))
 
 
 def _attributes(node: cst.CSTNode) -> Iterable[cst.Attribute]:
@@ -73,8 +86,8 @@ class PolicySelectorConfig(Rule):
         out: dict[str, list[Any]] = {}
         if chosen(a.config.decisions, "selector-config") == "drop":
             found = selector_fields(a)
-            fields = [name for _, name in found]  # an `name = ...` definition is one `name=` the runner counts:
-            dropped = dropped_reads(a) + [name for stmt, name in found if isinstance(stmt.body[0], cst.Assign)]
+            fields = [(name, *_position(a, stmt)) for stmt, name in found]  # (name, class, index among its fields)
+            dropped = dropped_reads(a) + [(name, "") for _, name in found]  # (the definition is one word the runner counts)
             if fields:
                 out["selector_fields"] = fields
             if dropped:
@@ -85,7 +98,8 @@ class PolicySelectorConfig(Rule):
         gone: set[int] = set()
         if chosen(a.config.decisions, "selector-config") == "drop":
             uses = dict(a.index.get("field_uses", ()))  # (name, count): counted by the runner
-            dropped = Counter(a.index.get("selector_reads_dropped", ()))
+            dropped = Counter(name for name, key in a.index.get("selector_reads_dropped", ())
+                              if not key or a.solution.migrates(key))
             for stmt, name in selector_fields(a):
                 if name in uses and uses[name] <= dropped[name]:
                     gone.add(id(stmt))
