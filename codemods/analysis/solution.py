@@ -252,11 +252,7 @@ class Solution:
         return True
 
     def _method_call(self, op: MethodCallOp, final: bool) -> bool:
-        t = self.type_of(op.receiver)
-        if t and t.startswith(SUPER):  # super().m(...): the first base (in MRO order) that defines m
-            method = next((m for m in (self.lookup(b, op.attr) for b in self.mro(t[len(SUPER):])[1:]) if m), None)
-        else:
-            method = self.lookup(t, op.attr) if t else None
+        method = self.method_of(op.receiver, op.attr)
         if method:  # the definition its class inherits, and (bind_call) every override below that class
             self.bind_call(method, op.args, op.result, True, op.site)
             return True
@@ -351,6 +347,14 @@ class Solution:
                     visit(base)
         visit(cls)
         return order
+
+    def method_of(self, receiver: str, name: str) -> str | None:
+        """The method `receiver.name(...)` runs, by the receiver's first-party class; for `super().name(...)`,
+        the first base (in MRO order) that defines it."""
+        t = self.type_of(receiver)
+        if t and t.startswith(SUPER):
+            return next((m for m in (self.lookup(b, name) for b in self.mro(t[len(SUPER):])[1:]) if m), None)
+        return self.lookup(t, name) if t else None
 
     def lookup(self, cls: str, name: str) -> str | None:
         """The method `name` an instance of `cls` runs: its own, else the first base's that defines it."""

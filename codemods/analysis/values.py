@@ -888,8 +888,8 @@ class Builder(cst.CSTVisitor):
         q = self.func_qualname(node)
         outer = self.funcs[-1][0] if self.funcs and self._functions and self.parents.get(
             self.parents.get(node)) is self._functions[-1] else None
-        if q is None and outer:  # a function defined in a function's body: `<outer>.<locals>.<name>`
-            q = f"{outer}.<locals>.{node.name.value}"
+        if q is None and outer and _defined_once(self._functions[-1], node.name.value):
+            q = f"{outer}.<locals>.{node.name.value}"  # a function defined in a function's body, bound only there
             self._signature(node, q, False)
             self._nested[(id(self.scopes.get(node.name)), node.name.value)] = q
         self._functions.append(node)
@@ -1287,6 +1287,22 @@ def _manager_pair(first: Any, second: Any) -> cst.Call | None:
 
 def state_call(line: cst.SimpleStatementLine) -> cst.Call | None:
     return _manager_call(line, "save_trainer_state", whole=True)
+
+
+def _defined_once(function: cst.FunctionDef, name: str) -> bool:
+    """`name` is bound once in the function (and the functions in it): by one `def`, nothing else."""
+    defs: list[cst.CSTNode] = []
+
+    class _Defs(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            if node.name.value == name and node is not function:
+                defs.append(node)
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            if node.name.value == name:
+                defs.append(node)
+    function.body.visit(_Defs())
+    return len(defs) == 1 and not assigned_in(function, name)
 
 
 def _plain(node: cst.BaseExpression) -> bool:

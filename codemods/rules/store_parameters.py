@@ -93,8 +93,8 @@ def arg_params(s: Solution, op: Any) -> dict[str, str]:
     if isinstance(op, CallOp):
         return s.map_args(op.callee, op.args, op.bound)[1]
     if isinstance(op, MethodCallOp):
-        t = s.type_of(op.receiver)
-        return s.map_args(f"{t}.{op.attr}", op.args, True)[1] if t else {}
+        method = s.method_of(op.receiver, op.attr)
+        return s.map_args(method, op.args, True)[1] if method else {}
     return {}
 
 
