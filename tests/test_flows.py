@@ -103,3 +103,15 @@ def test_super_calls_and_a_fixture_typed_by_a_tuple_alias(tmp_path: Path) -> Non
     assert new["app/db.py"] is not None and "PolicyRecord" not in new["app/db.py"]
     assert "return name + str(parse_checkpoint_path(pr)[1])" in new["app/db.py"]
     assert new["tests/test_db.py"] is not None and 'db.record(checkpoint_path("run_a", 2))' in new["tests/test_db.py"]
+
+
+def test_an_element_of_a_returned_tuple_read_by_index_is_the_same_record() -> None:
+    """`a = good(...); a[0].run_name`: the tuple's element 0 is the record `good` returns (it was left a
+    record use while `good` returned a path)."""
+    before = ('from metta.agent.policy_store import PolicyStore\n\n\ndef good(store: PolicyStore, uri):\n'
+              '    return store.policy_record(uri, selector_type="latest"), 1.0\n\n\n'
+              'def use(store: PolicyStore, uri):\n    a = good(store, uri)\n    return a[0].run_name, a[1]\n')
+    after = ('from tinyckpt import latest_checkpoint, parse_checkpoint_path\n\n\ndef good(uri):\n'
+             '    return latest_checkpoint(uri), 1.0\n\n\ndef use(uri):\n    a = good(uri)\n'
+             '    return parse_checkpoint_path(a[0])[0], a[1]\n')
+    check_rule(RULES, before, after)

@@ -144,6 +144,7 @@ class SubscriptOp(NamedTuple):
     container: str
     is_int: bool
     site: str
+    index: int | None = None  # a literal non-negative index (`pair[0]`: a tuple's element when it is one)
 
 
 class SetItemOp(NamedTuple):

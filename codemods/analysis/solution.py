@@ -212,7 +212,10 @@ class Solution:
             else:
                 self.union(op.item, self.child(op.container, f"({op.index})"))
         elif isinstance(op, SubscriptOp):
-            if self.has(op.container, K.DICT) or self.has(op.container, K.TSTATE):
+            element = f"({op.index})" if op.index is not None else None
+            if element and element in self.children.get(self.find(op.container), {}):  # a tuple's element
+                self.union(op.result, self.child(op.container, element))
+            elif self.has(op.container, K.DICT) or self.has(op.container, K.TSTATE):
                 self.union(op.result, self.child(op.container, "{v}"))
             elif self.has(op.container, K.LIST) or (final and op.is_int):
                 self.union(op.result, self.child(op.container, "[]"))

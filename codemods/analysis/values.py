@@ -477,7 +477,8 @@ class Builder(cst.CSTVisitor):
             index = element.value if isinstance(element, cst.Index) else None
             is_int = isinstance(index, cst.Integer) or (
                 isinstance(index, cst.UnaryOperation) and isinstance(index.expression, cst.Integer))
-            self.graph.ops.append(SubscriptOp(s, container, is_int, s))
+            literal = int(index.value) if isinstance(index, cst.Integer) and index.value.isdigit() else None
+            self.graph.ops.append(SubscriptOp(s, container, is_int, s, literal))
             self.subscripts.append((container, node))
             return s
         if type(node) in _CONTAINERS and node.elements and _literal(node, 2):  # type: ignore[attr-defined]
