@@ -59,9 +59,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("TCK-M105", "record-or-mock", ("policy_store", "simple_policy_store"), r"policy_record_or_mock",
          "what stands in when no policy URI is given",
          {"path-or-none": "store.policy_record_or_mock(uri, run_name=...) -> (latest_checkpoint(uri) if uri is not "
-                          "None else None): no mock policy (for a URI that is a name or attribute, on a PolicyStore); where its agent is "
-                          "loaded, torch.load gets None without a URI: handle that case there (a type checker points "
-                          "at it)"},
+                          "None else None): no mock policy (for a URI that is a name or attribute, on a PolicyStore). Without a URI "
+                          "every use of the record gets None (torch.load for its agent, parse_checkpoint_path for its "
+                          "run name): handle that case there (a type checker points at it)"},
          "path-or-none"),
     Kind("TCK-M106", "missing-error", ("policy_store",), r"PolicyMissingError",
          "what a handler of PolicyMissingError catches",
