@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rule_helpers import check_rule
+from rule_helpers import check_rule, run_rule
 
 from codemods import runner
 from codemods.config import find_config
@@ -115,3 +115,19 @@ def test_an_element_of_a_returned_tuple_read_by_index_is_the_same_record() -> No
              '    return latest_checkpoint(uri), 1.0\n\n\ndef use(uri):\n    a = good(uri)\n'
              '    return parse_checkpoint_path(a[0])[0], a[1]\n')
     check_rule(RULES, before, after)
+
+
+def test_a_module_level_type_alias_of_records_follows_the_values_it_annotates() -> None:
+    source = ('from metta.agent.policy_store import PolicyStore\nfrom metta.agent.policy_record import PolicyRecord\n\n'
+              'Pair = tuple[PolicyRecord, float]\n\n\ndef good(store: PolicyStore, uri) -> Pair:\n'
+              '    return store.policy_record(uri, selector_type="latest"), 1.0\n\n\n'
+              'def use(store: PolicyStore, uri):\n    a = good(store, uri)\n    return a[0].run_name\n')
+    after = ('from tinyckpt import latest_checkpoint, parse_checkpoint_path\n\nPair = tuple[str, float]\n\n\n'
+             'def good(uri) -> Pair:\n    return latest_checkpoint(uri), 1.0\n\n\n'
+             'def use(uri):\n    a = good(uri)\n    return parse_checkpoint_path(a[0])[0]\n')
+    check_rule(RULES, source, after)
+    mixed = source.replace("    return a[0].run_name\n", "    return a[0].run_name\n\n\ndef keep(pair: Pair):\n"
+                           "    return pair[0].extract_wandb_run_info()\n")
+    result = run_rule(RULES, mixed)  # keep()'s record stays, good()'s migrates: the alias cannot say both
+    assert "Pair = tuple[PolicyRecord, float]" in result.new_source
+    assert any(s.outcome == "manual" and "type alias Pair" in s.message for s in result.sites)

@@ -307,12 +307,13 @@ class Builder(cst.CSTVisitor):
     def _signatures(self, module: cst.Module) -> None:
         self._qualnames: dict[int, str] = {}
         self._fixture_qualnames: set[str] = set()
-        self._aliases: dict[str, cst.BaseExpression] = {}  # module-level type aliases: name -> the type
+        self.aliases: dict[str, cst.BaseExpression] = {}  # module-level type aliases: name -> the type
+        self.alias_uses: dict[str, list[str]] = {}  # a module-level type alias -> the keys it annotates here
         self._nested: dict[tuple[int, str], str] = {}  # (scope id, name) -> qualname of a function in a function
         for stmt in module.body:
             alias = _type_alias(stmt)
             if alias is not None:
-                self._aliases[alias[0]] = alias[1]
+                self.aliases[alias[0]] = alias[1]
             if isinstance(stmt, cst.FunctionDef):
                 self._signature(stmt, f"{self.module}.{stmt.name.value}", False)
             elif isinstance(stmt, cst.ClassDef):
@@ -374,9 +375,10 @@ class Builder(cst.CSTVisitor):
             elif tail in ("tuple", "Tuple"):
                 for i, item in enumerate(items):
                     self.annotate(self.child(key, f"({i})"), item, depth + 1)
-        elif isinstance(ann, cst.Name) and ann.value in self._aliases and \
+        elif isinstance(ann, cst.Name) and ann.value in self.aliases and \
                 self.qualified(ann) == f"{self.module}.{ann.value}":  # `Env = tuple[DB, str]` in this module
-            self.annotate(key, self._aliases[ann.value], depth + 1)
+            self.alias_uses.setdefault(ann.value, []).append(key)
+            self.annotate(key, self.aliases[ann.value], depth + 1)
         else:
             q = self.qualified(ann)
             if q and not q.startswith(("builtins.", "typing.")):

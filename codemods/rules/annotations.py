@@ -44,6 +44,28 @@ class Annotations(Rule):
                                        imports=_imports(a, new))
             for string in found.strings:
                 yield from self._string(a, string, imported, stays)
+        yield from self._aliases(a)
+
+    def _aliases(self, a: Analysis) -> Iterable[Edit]:
+        """A module-level alias (`Pair = tuple[PolicyRecord, float]`) is an annotation of every value it
+        annotates here: rewritten when all of them migrate, manual when some do and some stay."""
+        s = a.solution
+        for name, keys in a.walk.alias_uses.items():
+            value = a.walk.aliases[name]
+            found = _Parts()
+            value.visit(found)
+            names = [(n, a.legacy(n)) for n in found.names if a.legacy(n) in TO_STR or a.legacy(n) in RENAMED]
+            staying = {s.is_legacy(k) and not s.migrates(k) for k in keys}
+            if not names or staying == {True}:
+                continue
+            if staying == {False}:
+                for node, legacy in names:
+                    new = "str" if legacy in TO_STR else RENAMED[legacy or ""]
+                    yield self.replace(node, f"type alias {legacy} -> {new}", lambda _u, n=new: cst.Name(n),
+                                       imports=_imports(a, new))
+            else:
+                yield self.manual(names[0][0], f"type alias {name} annotates values that migrate and values that stay "
+                                               "legacy; split it (str for the checkpoint paths)")
 
     @staticmethod
     def _replacement(legacy: str | None, stays: bool) -> str | None:
