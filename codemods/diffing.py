@@ -201,4 +201,6 @@ def kind_lines(manual: Iterable[Site], decisions: Mapping[str, str] | None = Non
         how = f"  decided {taken}: these sites do not fit it" if taken != MANUAL else \
             f"  --decide {kind.code}={'|'.join(kind.choices)}" if kind.choices else ""
         lines.append(f"  {kind.code} {kind.name:<22} {count:>4}{how}")
+    if any(kind.choices and (decisions or {}).get(kind.code, MANUAL) == MANUAL for kind, _ in found):
+        lines.append("  (--decide all=simple takes every kind's simple choice; `diff` shows what they write)")
     return lines
