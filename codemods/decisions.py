@@ -59,7 +59,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("TCK-M105", "record-or-mock", ("policy_store", "simple_policy_store"), r"policy_record_or_mock",
          "what stands in when no policy URI is given",
          {"path-or-none": "store.policy_record_or_mock(uri, run_name=...) -> (latest_checkpoint(uri) if uri is not "
-                          "None else None): no mock policy (for a URI that is a name or attribute, on a PolicyStore). Without a URI "
+                          "None else None): no mock policy (for a URI that is a name or attribute, on a PolicyStore or a "
+                          "SimplePolicyStore). Without a URI "
                           "every use of the record gets None (torch.load for its agent, parse_checkpoint_path for its "
                           "run name): handle that case there (a type checker points at it)"},
          "path-or-none"),
@@ -69,7 +70,8 @@ KINDS: tuple[Kind, ...] = (
          "file-not-found"),
     Kind("TCK-M107", "remote-uri", ("policy_store", "simple_policy_store"), r"(wandb|pytorch)://",
          "where a wandb:// or pytorch:// checkpoint comes from (download it, or point at a local file)",
-         {"not-implemented": "a PolicyStore load of a wandb:// URI -> the URI, with `raise NotImplementedError(...)` "
+         {"not-implemented": "a PolicyStore or SimplePolicyStore load of a wandb:// URI -> the URI, with `raise "
+                             "NotImplementedError(...)` "
                              "naming it just before its statement (the plan drops wandb)"},
          "not-implemented"),
     Kind("TCK-M108", "best-checkpoint", ("checkpoint_manager",), r"find_(best_checkpoint|checkpoints_by_score)",

@@ -342,3 +342,21 @@ def export(agent, run: str, epoch: int, out_dir: str) -> str:
     assert odd != HAND_SAVE
     kept = run_rule(RULES, odd, config=Config(decisions={"TCK-M103": "save-checkpoint"}))
     assert "policy_store.save(pr)" in kept.new_source and "str(save_checkpoint(" not in kept.new_source
+
+
+def test_every_decision_on_the_half_example_leaves_no_manual_site(tmp_path: Path) -> None:
+    """The same decisions on a SimplePolicyStore (record-or-mock, remote-uri) as on a PolicyStore: with all of
+    them taken the half-migrated example has no manual site, and its legacy modules all go."""
+    root = tmp_path / "half"
+    shutil.copytree(FIXTURES / "legacy_half", root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[tool.tinyckpt-migrate]\ndecisions = "simple"\n')
+    result = runner.run([root], find_config(root), jobs=1)
+    assert result.errors == [] and result.manual == []
+    play = next(c.new_text for c in result.changes if c.file.endswith(os.path.join("tools", "play.py")))
+    assert play is not None
+    assert "    pr = latest_checkpoint(args.policy_uri) if args.policy_uri is not None else None\n" in play
+    assert 'raise NotImplementedError("tinyckpt loads local checkpoint files only: download wandb://run/baseline:v3' in play
+    gone = {os.path.relpath(c.file, root).replace(os.sep, "/") for c in result.changes if c.deleted}
+    assert {"metta/sim/simple_policy_store.py", "metta/sim/policy_wrapper.py",
+            "metta/rl/simple_checkpoint_manager.py"} <= gone

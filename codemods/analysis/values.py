@@ -817,6 +817,9 @@ class Builder(cst.CSTVisitor):
                 or_mock_decided(call, decisions):
             full = None
         half = half_record_problem(call, method) if method in HALF_RECORD_CALLS else "not a SimplePolicyStore method"
+        if half and remote_decided(call, decisions, self.parents) or method == "policy_record_or_mock" and \
+                or_mock_decided(call, decisions):  # (the same decisions on a SimplePolicyStore)
+            half = None
         return full, half
 
     # -- visiting ---------------------------------------------------------------------------------------

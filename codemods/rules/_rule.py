@@ -53,9 +53,16 @@ class Rule:
         return remove(stmt, self.NAME, message, carry=carry, report=report)
 
 
-def paren(new: cst.BaseExpression, old: Any) -> cst.BaseExpression:
-    """`new` standing where `old` stood, keeping `old`'s parentheses (or `new`'s own, when `old` has none)."""
-    return new.with_changes(lpar=old.lpar, rpar=old.rpar) if old.lpar or not new.lpar else new
+def paren(new: cst.BaseExpression, old: Any, bare: bool = False) -> cst.BaseExpression:
+    """`new` standing where `old` stood, keeping `old`'s parentheses (or `new`'s own, when `old` has none and
+    the place is not `bare`: a whole assigned or returned value, or an argument, needs none)."""
+    return new.with_changes(lpar=old.lpar, rpar=old.rpar) if old.lpar or not new.lpar or bare else new
+
+
+def bare_place(a: Analysis, node: cst.CSTNode) -> bool:
+    """Whether an expression at `node`'s place needs no parentheses of its own (a whole value or argument)."""
+    parent = a.parent(node)
+    return isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return, cst.Arg)) and getattr(parent, "value", None) is node
 
 
 def held_back(a: Analysis, rule: str, family: str = "", half: bool | None = None) \

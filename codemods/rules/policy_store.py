@@ -23,7 +23,7 @@ from codemods.analysis.shapes import (
 from codemods.analysis.values import STORE_MANUAL
 from codemods.decisions import chosen
 from codemods.edits import Edit
-from codemods.rules._rule import Rule, held_back, paren
+from codemods.rules._rule import Rule, bare_place, held_back, paren
 
 # store call -> tinyckpt call (only for file paths / file:// URIs and the "latest" / "all" selectors)
 STORE_CALLS = {
@@ -101,6 +101,22 @@ def _epoch_of(metadata: cst.BaseExpression) -> cst.BaseExpression | None:
     return None
 
 
+def remote_edits(rule: Rule, a: Analysis, call: cst.Call, raised: set[int]) -> Iterable[Edit]:
+    """TCK-M107 remote-uri = not-implemented: the call becomes its URI (a record is a path now), and
+    `raise NotImplementedError(...)` naming it stands before the statement (what follows is unreachable)."""
+    uri, stmt = remote_uri(call), raise_point(a.walk.parents, call)
+    assert uri is not None and stmt is not None
+    yield rule.replace(call, f"store call on {uri} -> NotImplementedError (decided)",
+                       lambda updated: paren(cast(cst.Arg, uri_argument(updated)).value, updated))
+    if id(stmt) not in raised:
+        raised.add(id(stmt))
+        yield rule.note(call, f"TCK-M107 remote-uri = not-implemented: {uri.split('://')[0]}:// checkpoints are not "
+                              "loaded any more (the plan drops them)")
+        yield rule.replace(stmt, "raise NotImplementedError", lambda updated: cst.FlattenSentinel([
+            not_implemented(uri).with_changes(leading_lines=updated.leading_lines),
+            updated.with_changes(leading_lines=())]), report=False)
+
+
 class PolicyStoreCalls(Rule):
     NAME = "policy_store"
     DESCRIPTION = ("store.policy_record(uri) / load_from_uri(uri) -> latest_checkpoint(uri); policy_records(uri, "
@@ -117,12 +133,13 @@ class PolicyStoreCalls(Rule):
                 continue
             decisions = a.config.decisions
             if remote_decided(call, decisions, a.walk.parents):
-                yield from self._not_implemented(a, call, raised)
+                yield from remote_edits(self, a, call, raised)
                 continue
             _, names = store_replacement(call, method, decisions)
             rewritten.add(id(call))
             yield self.replace(call, f"store.{method}(...) -> {' / '.join(names)}(...)",
-                               lambda updated, m=method: paren(store_replacement(updated, m, decisions)[0], updated),
+                               lambda updated, m=method, b=bare_place(a, call): paren(store_replacement(updated, m, decisions)[0],
+                                                                                   updated, b),
                                imports=[(a.config.target, name) for name in names])
             decided = decided_note(call, method, decisions)
             if decided:
@@ -167,21 +184,6 @@ class PolicyStoreCalls(Rule):
             gone = f"; metadata {', '.join(dropped)} no longer saved" if dropped else ""
             yield self.note(record, f"TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as "
                                     f"{where} (was {was}){gone}")
-
-    def _not_implemented(self, a: Analysis, call: cst.Call, raised: set[int]) -> Iterable[Edit]:
-        """TCK-M107 remote-uri = not-implemented: the call becomes its URI (a record is a path now), and
-        `raise NotImplementedError(...)` naming it stands before the statement (what follows is unreachable)."""
-        uri, stmt = remote_uri(call), raise_point(a.walk.parents, call)
-        assert uri is not None and stmt is not None
-        yield self.replace(call, f"store call on {uri} -> NotImplementedError (decided)",
-                           lambda updated: paren(cast(cst.Arg, uri_argument(updated)).value, updated))
-        if id(stmt) not in raised:
-            raised.add(id(stmt))
-            yield self.note(call, f"TCK-M107 remote-uri = not-implemented: {uri.split('://')[0]}:// checkpoints are not "
-                                  "loaded any more (the plan drops them)")
-            yield self.replace(stmt, "raise NotImplementedError", lambda updated: cst.FlattenSentinel([
-                not_implemented(uri).with_changes(leading_lines=updated.leading_lines),
-                updated.with_changes(leading_lines=())]), report=False)
 
     def _missing(self, a: Analysis, rewritten: set[int]) -> Iterable[Edit]:
         """except PolicyMissingError around store calls: FileNotFoundError when they all became

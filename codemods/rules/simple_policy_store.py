@@ -7,11 +7,19 @@ from collections.abc import Iterable
 
 from codemods.analysis import Analysis
 from codemods.analysis.graph import K
-from codemods.analysis.shapes import HALF_RECORD_CALLS, MOCK, half_replacement
+from codemods.analysis.shapes import (
+    HALF_RECORD_CALLS,
+    MOCK,
+    half_replacement,
+    or_mock_decided,
+    remote_decided,
+    store_replacement,
+)
 from codemods.edits import Edit
-from codemods.rules._rule import Rule, held_back, paren
+from codemods.rules._rule import Rule, bare_place, held_back, paren
 from codemods.rules.checkpoint_manager import _as_value
 from codemods.rules.policy_records import ISINSTANCE_PREFIX, path_use, use_imports
+from codemods.rules.policy_store import decided_note, remote_edits
 
 STORE, WRAPPER = "SimplePolicyStore", "PolicyWrapper"
 NEW_CALL = "latest_checkpoint"  # from the target module: a path, run dir or file:// URI -> checkpoint path
@@ -37,11 +45,21 @@ class SimplePolicyStoreRule(Rule):
 
     def plan(self, a: Analysis) -> Iterable[Edit]:
         s = a.solution
+        raised: set[int] = set()
         for key, call, method, receiver in a.walk.producers:
             if method in HALF_RECORD_CALLS and receiver and s.has(receiver, K.SSTORE) and s.migrates(key):
-                yield self.replace(call, f"{method}(uri) -> {NEW_CALL}(uri)",
-                                   lambda updated: paren(half_replacement(updated), updated),
-                                   imports=[(a.config.target, NEW_CALL)])
+                decisions = a.config.decisions
+                if remote_decided(call, decisions, a.walk.parents):  # TCK-M107 remote-uri = not-implemented
+                    yield from remote_edits(self, a, call, raised)
+                elif method == "policy_record_or_mock" and or_mock_decided(call, decisions):  # TCK-M105
+                    yield self.replace(call, f"{method}(uri) -> {NEW_CALL}(uri) or None (decided)",
+                                       lambda updated, m=method, b=bare_place(a, call): paren(store_replacement(updated, m)[0], updated, b),
+                                       imports=[(a.config.target, NEW_CALL)])
+                    yield self.note(call, decided_note(call, method, decisions) or "")
+                else:
+                    yield self.replace(call, f"{method}(uri) -> {NEW_CALL}(uri)",
+                                       lambda updated: paren(half_replacement(updated), updated),
+                                       imports=[(a.config.target, NEW_CALL)])
         for key, node, attr, _ in a.walk.uses:
             if s.is_record(key) and s.migrates(key) and s.is_half(key):
                 prefix = "metadata." if attr == "epoch" else ""
