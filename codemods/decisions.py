@@ -68,11 +68,14 @@ KINDS: tuple[Kind, ...] = (
          "what a handler of PolicyMissingError catches",
          {"file-not-found": "except FileNotFoundError (what tinyckpt raises when a run has no checkpoint)"},
          "file-not-found"),
-    Kind("TCK-M107", "remote-uri", ("policy_store", "simple_policy_store"), r"(wandb|pytorch)://",
-         "where a wandb:// or pytorch:// checkpoint comes from (download it, or point at a local file)",
+    Kind("TCK-M107", "remote-uri", ("policy_store", "simple_policy_store"), r"(wandb|pytorch)://|wandb uploads",
+         "where a wandb:// or pytorch:// checkpoint comes from (download it, or point at a local file), and how "
+         "checkpoints are published instead of a wandb upload",
          {"not-implemented": "a PolicyStore or SimplePolicyStore load of a wandb:// URI -> the URI, with `raise "
                              "NotImplementedError(...)` "
-                             "naming it just before its statement (the plan drops wandb)"},
+                             "naming it just before its statement; a statement that is a store's wandb upload "
+                             "(add_to_wandb_run / _sweep / _artifact) -> `raise NotImplementedError(...)` (the plan "
+                             "drops wandb)"},
          "not-implemented"),
     Kind("TCK-M108", "best-checkpoint", ("checkpoint_manager",), r"find_(best_checkpoint|checkpoints_by_score)",
          "how to pick the best checkpoint, or the checkpoints above a score: tinyckpt keeps no scores",

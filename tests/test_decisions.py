@@ -360,3 +360,42 @@ def test_every_decision_on_the_half_example_leaves_no_manual_site(tmp_path: Path
     gone = {os.path.relpath(c.file, root).replace(os.sep, "/") for c in result.changes if c.deleted}
     assert {"metta/sim/simple_policy_store.py", "metta/sim/policy_wrapper.py",
             "metta/rl/simple_checkpoint_manager.py"} <= gone
+
+
+UPLOAD = '''from metta.agent.policy_store import PolicyStore
+
+
+def publish(store: PolicyStore, uri, run_id):
+    pr = store.policy_record(uri)
+    store.add_to_wandb_run(run_id, pr)
+    return pr.run_name
+
+
+def other(client, pr):
+    client.add_to_wandb_run("x", pr)
+'''
+
+
+def test_remote_uri_not_implemented_raises_where_a_store_uploads_to_wandb() -> None:
+    """A statement that is a store's wandb upload becomes a raise naming it (the record it took migrates with its
+    unit); a same-named method of another object is left alone; undecided, the upload is a TCK-M107 site."""
+    after = '''from tinyckpt import latest_checkpoint, parse_checkpoint_path
+
+
+def publish(uri, run_id):
+    pr = latest_checkpoint(uri)
+    # tinyckpt-migrate: decided: TCK-M107 remote-uri = not-implemented: wandb uploads are not done any more (the plan drops them)
+    raise NotImplementedError("tinyckpt does not upload to wandb (add_to_wandb_run): publish the checkpoint file another way")
+    return parse_checkpoint_path(pr)[0]
+
+
+def other(client, pr):
+    client.add_to_wandb_run("x", pr)
+'''
+    check_rule(RULES, UPLOAD, after, config=Config(decisions={"TCK-M107": "not-implemented"}))
+    undecided = run_rule(RULES, UPLOAD)
+    assert "    store.add_to_wandb_run(run_id, pr)\n" in undecided.new_source
+    assert "TCK-M107" in {kind_of(s.rule, s.message).code for s in undecided.sites if s.outcome == "manual"}  # type: ignore[union-attr]
+    used = UPLOAD.replace("    store.add_to_wandb_run(run_id, pr)\n", "    url = store.add_to_wandb_run(run_id, pr)\n    print(url)\n")
+    kept = run_rule(RULES, used, config=Config(decisions={"TCK-M107": "not-implemented"}))
+    assert "url = store.add_to_wandb_run(run_id, pr)" in kept.new_source and "NotImplementedError" not in kept.new_source

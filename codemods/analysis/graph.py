@@ -81,6 +81,7 @@ class MethodCallOp(NamedTuple):
     result: str
     site: str
     manager_problem: str | None = None  # why it has no counterpart if the receiver is a SimpleCheckpointManager
+    upload: bool = False  # a decided wandb upload statement (TCK-M107): it goes if the receiver is a store
 
 
 def block(rule: str) -> str:

@@ -88,6 +88,7 @@ class Solution:
         self.places: dict[str, str] = {}  # site key -> the module it is in
         self.pair_writes: list[str] = []  # sites of the trainer's save pairs (see values.Builder)
         self.pairs_held = ""  # why the trainer's save pairs stay legacy (checkpoints legacy code writes), or ""
+        self.uploads: set[str] = set()  # sites of decided wandb uploads on a store (each statement becomes a raise)
         self.staying_writes: dict[str, str] = {}  # a staying writer unit with no blocker of its own -> its write site
         self.outside_readers = ""  # a module outside the run's paths that reads agent checkpoints the legacy way
         graphs = list(graphs)
@@ -274,6 +275,9 @@ class Solution:
                 self.add(arg.key, K.ESC, f"passed to .{op.attr}() of a SimpleCheckpointManager", arg.site)
                 if arg.key:
                     self.unit_links.append((op.receiver, arg.key))  # it goes (or stays) with the manager
+            return True
+        if op.upload and self.is_store(op.receiver):  # decided (TCK-M107): the statement becomes a raise
+            self.uploads.add(op.site)
             return True
         if self.is_store(op.receiver):
             for arg in op.args:
@@ -756,6 +760,8 @@ class Solution:
     def _occurrence_needs(self, how: str, detail: str) -> bool:
         if how == "recv":
             return False  # judged above from the producer
+        if how == "upload":
+            return detail not in self.uploads  # a decided upload on a store goes with its statement
         if how == "arg":
             param = self.arg_param.get(detail)
             return param is None or param in self.needed or not self.param_removable(param)

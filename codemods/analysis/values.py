@@ -71,6 +71,7 @@ STORE_MANUAL = {
     "add_to_wandb_sweep": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
     "add_to_wandb_artifact": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
 }
+UPLOADS = frozenset({"add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})  # TCK-M107 decides them too
 # Calls that only look at a value (its text, truth or identity): a record-turned-path does there too.
 HARMLESS = frozenset({"builtins.print", "builtins.str", "builtins.repr", "builtins.len", "builtins.bool",
                       "builtins.id", "builtins.hash", "builtins.format", "builtins.isinstance", "pytest.approx"})
@@ -696,7 +697,9 @@ class Builder(cst.CSTVisitor):
             self.graph.ops.append(ProducerOp(self.hand_save_calls[id(call)], receiver, "save", self.site(call, "storecall"),
                                              None, "not a SimplePolicyStore method"))
             return None
-        if attr in STORE_MANUAL and receiver:
+        upload = attr in UPLOADS and receiver is not None and self._upload_statement(call) is not None and \
+            chosen(self.a.config.decisions, "remote-uri") == "not-implemented"
+        if attr in STORE_MANUAL and receiver and not upload:
             self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall"), id(call) in self.private_saves))
         if attr == "submit" and call.args and not call.args[0].keyword:
             target = self.qualified(call.args[0].value)
@@ -725,9 +728,16 @@ class Builder(cst.CSTVisitor):
             return self._container_call(call, receiver, attr)
         self.handled_calls.add(id(call))
         s = self.site(call, "mcall")
-        self.graph.ops.append(MethodCallOp(receiver, attr, self.args(call.args), s, s, self._manager_problem(call, attr)))
+        self.graph.ops.append(MethodCallOp(receiver, attr, self.args(call.args), s, s, self._manager_problem(call, attr),
+                                           upload))
         self.method_calls.append((receiver, call, attr))
         return s
+
+    def _upload_statement(self, call: cst.Call) -> cst.SimpleStatementLine | None:
+        """The statement a wandb upload is the whole of (`store.add_to_wandb_run(run_id, pr)`), else None."""
+        expr = self.parents.get(call)
+        line = self.parents.get(expr) if isinstance(expr, cst.Expr) else None
+        return line if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
 
     def _super(self, node: cst.BaseExpression) -> str | None:
         """`super()` in a method of a first-party class: a value whose methods are its bases' (Solution)."""
@@ -1219,6 +1229,10 @@ class Builder(cst.CSTVisitor):
             if isinstance(grand, cst.Call) and grand.func is parent and (parent.attr.value in PRODUCER_METHODS or
                                                                            id(grand) in self.hand_save_calls):
                 how = "recv"
+            elif isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in UPLOADS and \
+                    chosen(self.a.config.decisions, "remote-uri") == "not-implemented" and \
+                    self._upload_statement(grand) is not None:
+                how, detail = "upload", self.site(grand, "mcall")  # (needed unless the upload goes)
         elif isinstance(parent, cst.Arg) and id(self.parents.get(parent)) in self.hand_saves:
             how = "recv"  # the store a record built by hand is saved with (TCK-M103 decided): see the save
         elif isinstance(parent, cst.Arg):

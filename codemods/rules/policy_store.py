@@ -145,6 +145,7 @@ class PolicyStoreCalls(Rule):
             if decided:
                 yield self.note(call, decided)
         yield from self._hand_saves(a)
+        yield from self._uploads(a)
         for node, reason, _, holds in held_back(a, self.NAME):
             yield self.manual(node, reason + holds)
         for receiver, method, site in s.manual_calls:
@@ -184,6 +185,21 @@ class PolicyStoreCalls(Rule):
             gone = f"; metadata {', '.join(dropped)} no longer saved" if dropped else ""
             yield self.note(record, f"TCK-M103 record-built-by-hand = save-checkpoint: the agent alone, saved as "
                                     f"{where} (was {was}){gone}")
+
+    def _uploads(self, a: Analysis) -> Iterable[Edit]:
+        """TCK-M107 remote-uri = not-implemented: a wandb upload statement on a store becomes a raise naming it."""
+        for site in a.solution.uploads:
+            call = a.node_of(site)
+            stmt = a.statement_of(call) if call is not None else None
+            if not isinstance(call, cst.Call) or not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            method = cast(cst.Attribute, call.func).attr.value
+            message = f'"tinyckpt does not upload to wandb ({method}): publish the checkpoint file another way"'
+            yield self.replace(stmt, f"store.{method}(...) -> raise NotImplementedError (decided)",
+                               lambda updated, m=message: updated.with_changes(body=[cst.Raise(cst.Call(
+                                   cst.Name("NotImplementedError"), [cst.Arg(cst.SimpleString(m))]))]))
+            yield self.note(call, "TCK-M107 remote-uri = not-implemented: wandb uploads are not done any more (the plan "
+                                  "drops them)")
 
     def _missing(self, a: Analysis, rewritten: set[int]) -> Iterable[Edit]:
         """except PolicyMissingError around store calls: FileNotFoundError when they all became
