@@ -451,6 +451,21 @@ def _field_uses(fields: Sequence[tuple[str, str, int]], scanned: Sequence[_Scann
     return sorted(counts.items())
 
 
+def _word_counts(names: set[str], scanned: Sequence[_Scanned], config: Config) -> list[tuple[str, int]]:
+    """(name, how many times the word occurs in the project's Python files, legacy modules left out)."""
+    word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    counts = dict.fromkeys(names, 0)
+    for s in scanned:
+        if not config.is_legacy_module(s.module):
+            try:
+                data = read_bytes(s.file)
+            except OSError:
+                continue
+            for m in word.finditer(data):
+                counts[m.group(1).decode()] += 1
+    return sorted(counts.items())
+
+
 def _positional_constructions(data: bytes, cls: str, index: int) -> int:
     """How many calls of `cls` pass more than `index` positional arguments (or unpack some)."""
     try:
@@ -572,7 +587,9 @@ def _run_project(config: Config, inside: list[str], others: list[str], rules: Se
         index = merge_facts([base, *(f.facts for f in facts)])
         if index.get("selector_fields"):  # TCK-M102 selector-config = drop: who still uses those fields
             index["field_uses"] = _field_uses(index["selector_fields"], scanned, config)
-        index["frozen"] = sorted({s.module for s in chosen if s.file in outside})
+        if index.get("record_aliases"):  # type aliases of records: who else names them
+            index["alias_words"] = _word_counts(set(index["record_aliases"]), scanned, config)
+        index["frozen"] = sorted({s.module for s in chosen if s.file in outside or s.file in failed})  # read, kept
         result.candidates = len([s for s in chosen if s.file not in outside])
         for s in chosen:
             if s.error and s.file not in outside:

@@ -129,3 +129,58 @@ def test_a_selector_field_stays_while_something_still_reads_it(tmp_path: Path) -
                                  "pyproject.toml": '[project]\nname = "p"\n\n[tool.tinyckpt-migrate]\ndecisions = "simple"\n'})
         kept = "leaderboard: PolicySelectorConfig = field" in (_new(result, root, "app/cfg.py") or cfg).split("was `")[0]
         assert kept == (case != "dropped"), case
+
+
+def test_a_store_kept_as_a_class_attribute_stays() -> None:
+    """Subclasses and instances may rebind a class attribute: a store kept there is not removed while code
+    reads it (it was removed, leaving `self.db.save(...)` on nothing)."""
+    source = STORE + ("class Runner:\n    db = PolicyStore()\n\n    def load(self, uri, path):\n"
+                      "        pr = self.db.policy_record(uri)\n        self.db.save(pr, path)\n        return pr.uri\n")
+    result = run_rule(RULES, source, config=SIMPLE)
+    assert "    db = PolicyStore()\n" in result.new_source and "self.db.save(pr, path)" in result.new_source
+    assert "from metta.agent.policy_store import PolicyStore" in result.new_source
+
+
+def test_no_raise_in_a_try_body_and_no_upload_dropped_with_a_call() -> None:
+    """A handler around a legacy wandb load or upload could catch what it raised, not the inserted raise; an
+    upload whose arguments call code (an export that writes the file) is not dropped."""
+    in_try = STORE + ('def a(store: PolicyStore, run):\n    try:\n        pr = store.policy_record(f"wandb://run/{run}")\n'
+                      '    except ValueError:\n        return None\n    return pr.policy\n')
+    upload_in_try = STORE + ("def b(store: PolicyStore, run_id, uri):\n    pr = store.policy_record(uri)\n    try:\n"
+                             "        store.add_to_wandb_run(run_id, pr)\n    except Exception:\n        pass\n")
+    upload_calls = STORE + ("def c(store: PolicyStore, agent, name, path):\n"
+                            '    store.add_to_wandb_artifact(name, "model", {}, export(agent, path))\n    return path\n')
+    for source in (in_try, upload_in_try, upload_calls):
+        result = run_rule(RULES, source, config=SIMPLE)
+        assert result.error is None and "NotImplementedError" not in result.new_source, source
+        assert "TCK-M107" in _manual_codes(result), source
+
+
+def test_a_file_whose_facts_failed_is_outside_the_units(tmp_path: Path) -> None:
+    """Its graph is not trusted: a record that reaches it stays, as for a file outside the run's paths (a
+    caller was rewritten to pass a path to a callee left reading `.policy`)."""
+    from typing import Any
+
+    from codemods.analysis import Analysis
+    from codemods.rules._rule import Rule
+
+    class Broken(Rule):
+        NAME = "broken"
+
+        @classmethod
+        def facts(cls, a: Analysis) -> dict[str, list[Any]]:
+            if a.module == "app.helper":
+                raise RuntimeError("boom")
+            return {}
+
+    for name, text in {"pyproject.toml": '[project]\nname = "p"\n', "app/__init__.py": "",
+                       "app/helper.py": ("from metta.agent.policy_record import PolicyRecord\n\n\n"
+                                         "def show(pr: PolicyRecord):\n    return pr.policy, pr.run_name\n"),
+                       "app/main.py": (STORE + "from app.helper import show\n\n\ndef run(uri):\n    store = PolicyStore()\n"
+                                       "    return show(store.policy_record(uri))\n")}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    shutil.copytree(FIXTURES / "legacy_full" / "metta", tmp_path / "metta", ignore=shutil.ignore_patterns("__pycache__"))
+    result = runner.run([tmp_path], find_config(tmp_path), rules=[*RULES, Broken], jobs=1)
+    assert [e.message for e in result.errors] == ["internal error in broken (facts): boom"]
+    assert "latest_checkpoint" not in _new(result, tmp_path, "app/main.py")

@@ -117,17 +117,36 @@ def test_an_element_of_a_returned_tuple_read_by_index_is_the_same_record() -> No
     check_rule(RULES, before, after)
 
 
-def test_a_module_level_type_alias_of_records_follows_the_values_it_annotates() -> None:
-    source = ('from metta.agent.policy_store import PolicyStore\nfrom metta.agent.policy_record import PolicyRecord\n\n'
-              'Pair = tuple[PolicyRecord, float]\n\n\ndef good(store: PolicyStore, uri) -> Pair:\n'
-              '    return store.policy_record(uri, selector_type="latest"), 1.0\n\n\n'
-              'def use(store: PolicyStore, uri):\n    a = good(store, uri)\n    return a[0].run_name\n')
-    after = ('from tinyckpt import latest_checkpoint, parse_checkpoint_path\n\nPair = tuple[str, float]\n\n\n'
-             'def good(uri) -> Pair:\n    return latest_checkpoint(uri), 1.0\n\n\n'
-             'def use(uri):\n    a = good(uri)\n    return parse_checkpoint_path(a[0])[0]\n')
-    check_rule(RULES, source, after)
-    mixed = source.replace("    return a[0].run_name\n", "    return a[0].run_name\n\n\ndef keep(pair: Pair):\n"
-                           "    return pair[0].extract_wandb_run_info()\n")
+ALIAS = ('from metta.agent.policy_store import PolicyStore\nfrom metta.agent.policy_record import PolicyRecord\n\n'
+         'Pair = tuple[PolicyRecord, float]\n\n\ndef good(store: PolicyStore, uri) -> Pair:\n'
+         '    return store.policy_record(uri, selector_type="latest"), 1.0\n\n\n'
+         'def use(store: PolicyStore, uri):\n    a = good(store, uri)\n    return a[0].run_name\n')
+
+
+def _alias_project(root: Path, files: dict[str, str]) -> dict[str, str]:
+    for name, text in {**FILES, **files}.items():
+        if name.startswith("app/") or name == "pyproject.toml":
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text, encoding="utf-8")
+    legacy = Path(__file__).resolve().parent.parent / "fixtures" / "legacy_full" / "metta"
+    for path in [p for p in legacy.rglob("*.py") if "agent" in p.parts] + [legacy / "__init__.py"]:
+        (root / "metta" / path.relative_to(legacy)).parent.mkdir(parents=True, exist_ok=True)
+        (root / "metta" / path.relative_to(legacy)).write_bytes(path.read_bytes())
+    result = runner.run([root], find_config(root), jobs=1)
+    assert result.errors == []
+    return {os.path.relpath(c.file, root): c.new_text or "" for c in result.changes}
+
+
+def test_a_module_level_type_alias_of_records_follows_the_values_it_annotates(tmp_path: Path) -> None:
+    """Only this module names the alias and every value it annotates migrates: it becomes str. Another file
+    naming it (it may annotate values that stay there), or a value here that stays: it is manual."""
+    alone = _alias_project(tmp_path / "alone", {"app/pairs.py": ALIAS})
+    assert "Pair = tuple[str, float]\n" in alone["app/pairs.py"] and "PolicyRecord" not in alone["app/pairs.py"]
+    shared = _alias_project(tmp_path / "shared", {"app/pairs.py": ALIAS, "app/other.py": "from app.pairs import Pair\n\nX: Pair\n"})
+    assert "# tinyckpt-migrate: manual: type alias Pair annotates checkpoint paths here, and other files name it" \
+        in shared["app/pairs.py"] and "Pair = tuple[PolicyRecord, float]" in shared["app/pairs.py"]
+    mixed = ALIAS.replace("    return a[0].run_name\n", "    return a[0].run_name\n\n\ndef keep(pair: Pair):\n"
+                          "    return pair[0].extract_wandb_run_info()\n")
     result = run_rule(RULES, mixed)  # keep()'s record stays, good()'s migrates: the alias cannot say both
     assert "Pair = tuple[PolicyRecord, float]" in result.new_source
     assert any(s.outcome == "manual" and "type alias Pair" in s.message for s in result.sites)

@@ -224,7 +224,7 @@ def raise_point(parents: Mapping[cst.CSTNode, cst.CSTNode], node: cst.CSTNode) -
         header = current.test
     elif isinstance(current, cst.With) and len(current.items) == 1:
         header = current.items[0].item
-    if header is None:
+    if header is None or in_try(parents, current):  # (a handler could catch the legacy error, not the raise)
         return None
     ancestors: set[int] = set()
     walk: cst.CSTNode | None = node
@@ -232,6 +232,16 @@ def raise_point(parents: Mapping[cst.CSTNode, cst.CSTNode], node: cst.CSTNode) -
         ancestors.add(id(walk))
         walk = parents.get(walk)
     return current if all(id(c) in ancestors for c in _calls_in(header)) else None
+
+
+def in_try(parents: Mapping[cst.CSTNode, cst.CSTNode], stmt: cst.CSTNode) -> bool:
+    """Whether a statement is in the body of a `try` (in its function, or at module level)."""
+    child, current = stmt, parents.get(stmt)
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(current, cst.Try) and current.body is child:
+            return True
+        child, current = current, parents.get(current)
+    return False
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:

@@ -49,6 +49,7 @@ from codemods.analysis.shapes import (
     or_mock_decided,
     remote_decided,
     remote_uri,
+    in_try,
     producer_problem,
 )
 from codemods.decisions import chosen
@@ -406,6 +407,9 @@ class Builder(cst.CSTVisitor):
                 tk = self.var_key(target)
                 if tk:
                     self.union(tk, f"a:{self.scope_name(scope)}:{target.value}")
+                    # (a subclass, an instance or `obj.name` elsewhere may read or rebind it: its methods resolve,
+                    # but a record or store kept there stays as it is)
+                    self.fact(tk, K.ESC, "kept as a class attribute, which subclasses and instances may rebind", value)
         elif isinstance(target, cst.Attribute):
             tk = self.self_attr(target)
             if tk:
@@ -698,7 +702,8 @@ class Builder(cst.CSTVisitor):
                                              None, "not a SimplePolicyStore method"))
             return None
         upload = attr in UPLOADS and receiver is not None and self._upload_statement(call) is not None and \
-            chosen(self.a.config.decisions, "remote-uri") == "not-implemented"
+            chosen(self.a.config.decisions, "remote-uri") == "not-implemented" and \
+            not any(a.star or calls_code(a.value) for a in call.args)  # (dropping the statement drops no call)
         if attr in STORE_MANUAL and receiver and not upload:
             self.graph.ops.append(StoreCallOp(receiver, attr, self.site(call, "storecall"), id(call) in self.private_saves))
         if attr == "submit" and call.args and not call.args[0].keyword:
@@ -737,7 +742,9 @@ class Builder(cst.CSTVisitor):
         """The statement a wandb upload is the whole of (`store.add_to_wandb_run(run_id, pr)`), else None."""
         expr = self.parents.get(call)
         line = self.parents.get(expr) if isinstance(expr, cst.Expr) else None
-        return line if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 else None
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or in_try(self.parents, line):
+            return None  # (in a try body a handler could catch what the legacy call raised, not the raise)
+        return line
 
     def _super(self, node: cst.BaseExpression) -> str | None:
         """`super()` in a method of a first-party class: a value whose methods are its bases' (Solution)."""
@@ -1342,8 +1349,8 @@ def _type_alias(stmt: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
     if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name) \
             and isinstance(small.value, cst.Subscript):
         return small.targets[0].target.value, small.value
-    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None and \
-            code(small.annotation.annotation).rpartition(".")[2] == "TypeAlias":
+    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and isinstance(small.value, cst.Subscript) \
+            and code(small.annotation.annotation).rpartition(".")[2] == "TypeAlias":
         return small.target.value, small.value
     return None
 

@@ -7,6 +7,7 @@ SimpleCheckpointManager, would lie to every type checker.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,10 +47,19 @@ class Annotations(Rule):
                 yield from self._string(a, string, imported, stays)
         yield from self._aliases(a)
 
+    @classmethod
+    def facts(cls, a: Analysis) -> dict[str, list[Any]]:
+        """("record_aliases": names of this module's type aliases that name a record class): the runner counts
+        where else the project names them."""
+        names = [name for name, value in a.walk.aliases.items() if _record_names(a, value)]
+        return {"record_aliases": names} if names else {}
+
     def _aliases(self, a: Analysis) -> Iterable[Edit]:
         """A module-level alias (`Pair = tuple[PolicyRecord, float]`) is an annotation of every value it
-        annotates here: rewritten when all of them migrate, manual when some do and some stay."""
+        annotates: rewritten when all of them migrate and no other file of the project names it (the runner
+        counts the word), manual when some stay or other files may use it."""
         s = a.solution
+        words = dict(a.index.get("alias_words", ()))
         for name, keys in a.walk.alias_uses.items():
             value = a.walk.aliases[name]
             found = _Parts()
@@ -58,7 +68,11 @@ class Annotations(Rule):
             staying = {s.is_legacy(k) and not s.migrates(k) for k in keys}
             if not names or staying == {True}:
                 continue
-            if staying == {False}:
+            elsewhere = words.get(name, 1 << 30) > len(re.findall(rf"\b{re.escape(name)}\b", a.source))
+            if staying == {False} and elsewhere:
+                yield self.manual(names[0][0], f"type alias {name} annotates checkpoint paths here, and other files name "
+                                               "it; make it str where every value it annotates is a path")
+            elif staying == {False}:
                 for node, legacy in names:
                     new = "str" if legacy in TO_STR else RENAMED[legacy or ""]
                     yield self.replace(node, f"type alias {legacy} -> {new}", lambda _u, n=new: cst.Name(n),
@@ -91,6 +105,12 @@ class Annotations(Rule):
         yield self.replace(node, f"string annotation {text!r} -> {new_text!r}",
                            lambda u: u.with_changes(value=f"{node.prefix}{node.quote}{new_text}{node.quote}"),
                            imports=needed)
+
+
+def _record_names(a: Analysis, value: cst.CSTNode) -> bool:
+    found = _Parts()
+    value.visit(found)
+    return any(a.legacy(n) in TO_STR or a.legacy(n) in RENAMED for n in found.names)
 
 
 def _imports(a: Analysis, new: str) -> list[tuple[str, str | None]]:

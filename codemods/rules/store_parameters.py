@@ -73,6 +73,9 @@ class StoreParameters(Rule):
         """One assignment of a store construction, or of a store that goes too (never a lone alias)."""
         if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
             return False
+        block = a.parent(stmt)
+        if isinstance(a.parent(block) if block is not None else None, cst.ClassDef):
+            return False  # a class attribute: read as self.x / C.x, where this tool does not follow the store
         if self._store_source(a, value):
             return True
         source = a.walk.classify(value)
