@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rule_helpers import check_rule
+from rule_helpers import check_rule, run_rule
 
 from codemods.rules import RULES
 
@@ -97,3 +97,17 @@ def test_a_store_the_callee_still_needs_stays_everywhere() -> None:
     check_rule(RULES, callee, marked, module_name="app.sim", others={"app.main": CALLER},
                sites=[("manual", "policy_store", '"rand"')])
     check_rule(RULES, CALLER, CALLER, module_name="app.main", others={"app.sim": callee})
+
+
+def test_an_unused_store_built_with_a_call_in_its_arguments_is_manual() -> None:
+    """Removing `PolicyStore(wandb_run=wandb.init())` would drop the wandb run it starts: it stays, marked;
+    path arithmetic in its arguments is no call worth keeping."""
+    before = ("import wandb\n\nfrom metta.agent.policy_store import PolicyStore\n\n\ndef main(uri):\n"
+              '    store = PolicyStore(device="cpu", wandb_run=wandb.init(project="x"))\n'
+              "    return store.policy_record(uri).run_name\n")
+    result = run_rule(RULES, before)
+    assert '    store = PolicyStore(device="cpu", wandb_run=wandb.init(project="x"))\n' in result.new_source
+    assert "building it calls code in its arguments" in result.new_source
+    pure = before.replace('wandb_run=wandb.init(project="x")', 'data_dir=os.path.join("a", "b")').replace(
+        "import wandb\n", "import os\n")
+    assert "store = PolicyStore(" not in run_rule(RULES, pure).new_source

@@ -31,7 +31,8 @@ class _Calls(cst.CSTVisitor):
         self.impure = False
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS):
+        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS or
+                (dotted(node.func) or "").startswith("os.path.")):  # (path arithmetic: pure too)
             self.impure = True
 
 

@@ -9,6 +9,7 @@ import libcst as cst
 
 from codemods.analysis import Analysis
 from codemods.analysis.graph import CallOp, K, MethodCallOp
+from codemods.analysis.shapes import calls_code
 from codemods.analysis.solution import Solution
 from codemods.analysis.values import MOCKS
 from codemods.edits import Edit
@@ -17,6 +18,10 @@ from codemods.rules._rule import Rule
 # what goes once every use of the store went with the migration (judged over the whole tree)
 REMOVED = ("store = PolicyStore(...) / PolicyStore.create(...)", "def f(..., policy_store, ...)",
            "f(..., store, ...)", "self.policy_store = policy_store", "@pytest.fixture def policy_store(): ...")
+
+
+IMPURE = ("the store is not used any more, but building it calls code in its arguments (keep the side effects you "
+          "need); remove it by hand")
 
 
 class StoreParameters(Rule):
@@ -64,7 +69,10 @@ class StoreParameters(Rule):
         s, walk = a.solution, a.walk
         for key, stmt, value in walk.assigns:
             if s.has(key, self.KIND) and s.store_removable(key) and self._plain(a, stmt, value):
-                yield self.remove(stmt, "store no longer needed: statement removed")
+                if isinstance(value, cst.Call) and any(calls_code(arg.value) for arg in value.args):
+                    yield self.manual(stmt, IMPURE)  # (removing it would drop what its arguments do)
+                else:
+                    yield self.remove(stmt, "store no longer needed: statement removed")
         for q, fn in walk.fixture_defs.items():
             if s.has(f"r:{q}", self.KIND) and s.store_removable(f"r:{q}") and _returns_only(fn):
                 yield self.remove(fn, f"store fixture {fn.name.value} removed")
