@@ -98,3 +98,18 @@ state = TrainerCheckpoint.load("./train_dir/run")
 print(state.epoch)
 '''
     check_rule(RULES, source, source)
+
+
+def test_a_save_pair_whose_record_is_read_afterwards_is_not_rewritten() -> None:
+    """The rewrite drops `pr`: a save pair whose record the code reads after it (a return, the next turn of its
+    loop) stays as it is, its store and annotations with it (the rewrite once left `return pr` undefined, or a
+    store parameter removed under a pair that stayed)."""
+    from rule_helpers import run_rule
+
+    returned = TRAINER.replace("-> None:", "-> PolicyRecord:") + "    return pr\n"
+    looped = TRAINER.replace("        epoch += 1\n", "        epoch += 1\n        print(epoch, locals().get('pr') and pr.uri)\n")
+    for source in (returned, looped):
+        result = run_rule(RULES, source)
+        assert result.error is None and "save_checkpoint(agent" not in result.new_source, source
+        assert "store: PolicyStore" in result.new_source and "store.save(pr)" in result.new_source
+        assert "-> str" not in result.new_source

@@ -762,6 +762,8 @@ class Solution:
             return False  # judged above from the producer
         if how == "upload":
             return detail not in self.uploads  # a decided upload on a store goes with its statement
+        if how == "pair":  # the trainer's save pair uses the store while it stays legacy
+            return bool(self.pairs_held or self.outside_readers or self.frozen)
         if how == "arg":
             param = self.arg_param.get(detail)
             return param is None or param in self.needed or not self.param_removable(param)

@@ -8,7 +8,7 @@ understood, a record attribute with a counterpart (`use`), or a reason the value
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -866,7 +866,7 @@ class Builder(cst.CSTVisitor):
         i = 0
         while i < len(stmts):
             found = match_save_pair(stmts, i, self.legacy, self._assigned, TRAINER_CHECKPOINT_DROPPED) \
-                if trainer else None
+                if trainer and not self._read_later(stmts, i, 4) else None
             if found is None and trainer and self._hand_save(stmts, i):
                 i += 3
                 continue
@@ -876,12 +876,38 @@ class Builder(cst.CSTVisitor):
             self.save_pairs.append((stmts[i:i + 4], *found))
             self.graph.writes.append(self.site(stmts[i], "pair"))
             self.skip.update(id(s) for s in stmts[i:i + 4])
+            store = stmts[i].body[0].value.args[0].value  # PolicyRecord(store, ...): needed while the pair stays
+            key = self.var_key(store) if isinstance(store, cst.Name) else self.self_attr(store)
+            if key:
+                self.graph.occurrences.append(Occurrence(key, "pair", ""))
             i += 4
         for first, second in zip(stmts, stmts[1:]):
             pair = _manager_pair(first, second)
             if pair is not None:
                 self.manager_pairs[id(pair)] = second
                 self.paired_states.add(id(state_call(second)))
+
+    def _read_later(self, stmts: list[Any], i: int, n: int) -> bool:
+        """Whether the name stmts[i] assigns (`pr = ...`) may be read outside stmts[i:i+n] once they ran: after
+        them in their block or in the blocks around it, or anywhere in a loop around them (the next turn)."""
+        first = stmts[i].body[0] if isinstance(stmts[i], cst.SimpleStatementLine) and stmts[i].body else None
+        target = first.targets[0].target if isinstance(first, cst.Assign) and len(first.targets) == 1 else None
+        if not isinstance(target, cst.Name):
+            return False
+        name, rest = target.value, list(stmts[i + n:])
+        block: Any = self._stack[-1] if self._stack else None  # the block being visited (its statements: `stmts`)
+        node = block
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
+            parent = self.parents.get(node)
+            if isinstance(node, (cst.For, cst.While)):
+                rest.append(node)  # (a turn of the loop may read what the last turn assigned)
+            if isinstance(parent, (cst.IndentedBlock, cst.Module)):
+                siblings = list(parent.body)
+                rest += siblings[siblings.index(node) + 1:] if node in siblings else []
+            node = parent
+        own = stmts[i:i + n]
+        others = [stmt for stmt in rest if all(stmt is not s for s in own)]
+        return any(found.value == name for stmt in others for found in _names_in(stmt, own))
 
     def _hand_save(self, stmts: list[Any], i: int) -> bool:
         """A record built by hand and saved (stmts[i:i+3]), when TCK-M103 = save-checkpoint: the record is a
@@ -1330,6 +1356,24 @@ def _defined_once(function: cst.FunctionDef, name: str) -> bool:
                 defs.append(node)
     function.body.visit(_Defs())
     return len(defs) == 1 and not assigned_in(function, name)
+
+
+def _names_in(node: cst.CSTNode, skip: Sequence[cst.CSTNode]) -> list[cst.Name]:
+    """The names in `node` outside the `skip` subtrees (attribute names left out)."""
+    found: list[cst.Name] = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if any(n is s for s in skip):
+                return False
+            if isinstance(n, cst.Attribute):
+                n.value.visit(self)
+                return False
+            if isinstance(n, cst.Name):
+                found.append(n)
+            return True
+    node.visit(_Find())
+    return found
 
 
 def _plain(node: cst.BaseExpression) -> bool:
