@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from golden_helpers import FIXTURES, SIMPLE_DECISIONS, assert_same_tree, migrate, migrated_copy, tree
+from golden_helpers import (
+    FIXTURES,
+    SIMPLE_DECISIONS,
+    assert_same_tree,
+    migrate,
+    migrated_copy,
+    tree,
+)
 
 from codemods import runner
 from codemods.config import find_config

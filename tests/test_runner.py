@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 import pytest

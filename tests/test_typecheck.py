@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from golden_helpers import FIXTURES, SIMPLE_DECISIONS, copy_example
+from golden_helpers import SIMPLE_DECISIONS, copy_example
 
 from codemods import runner
 from codemods.config import find_config

@@ -19,6 +19,7 @@ from typing import Any
 from codemods.analysis.graph import (
     PATH_TAG,
     STORES,
+    SUPER,
     CallOp,
     ChildOp,
     FixtureOp,
@@ -29,7 +30,6 @@ from codemods.analysis.graph import (
     ProducerOp,
     SetItemOp,
     SetItemUnknownOp,
-    SUPER,
     StoreCallOp,
     SubscriptOp,
     UnpackOp,

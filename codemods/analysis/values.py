@@ -16,8 +16,8 @@ from libcst.metadata import ExpressionContext
 from libcst.metadata.scope_provider import ClassScope, FunctionScope, GlobalScope
 
 from codemods.analysis.graph import (
-    SUPER,
     PATH_TAG,
+    SUPER,
     ArgSpec,
     CallOp,
     ChildOp,
@@ -36,21 +36,21 @@ from codemods.analysis.graph import (
     block,
 )
 from codemods.analysis.shapes import (
-    dotted,
     HALF_RECORD_CALLS,
     assigned_in,
     calls_code,
     code,
+    dotted,
     half_record_problem,
+    in_try,
     literal_str,
     manager_construction,
     match_hand_save,
     match_save_pair,
     or_mock_decided,
+    producer_problem,
     remote_decided,
     remote_uri,
-    in_try,
-    producer_problem,
 )
 from codemods.decisions import chosen
 from codemods.legacy import TRAINER_CHECKPOINT_DROPPED, is_test_module

@@ -137,9 +137,10 @@ class PolicyStoreCalls(Rule):
                 continue
             _, names = store_replacement(call, method, decisions)
             rewritten.add(id(call))
+            bare = bare_place(a, call)
             yield self.replace(call, f"store.{method}(...) -> {' / '.join(names)}(...)",
-                               lambda updated, m=method, b=bare_place(a, call): paren(store_replacement(updated, m, decisions)[0],
-                                                                                   updated, b),
+                               lambda updated, m=method, b=bare, d=decisions: paren(store_replacement(updated, m, d)[0],
+                                                                                    updated, b),
                                imports=[(a.config.target, name) for name in names])
             decided = decided_note(call, method, decisions)
             if decided:

@@ -52,8 +52,9 @@ class SimplePolicyStoreRule(Rule):
                 if remote_decided(call, decisions, a.walk.parents):  # TCK-M107 remote-uri = not-implemented
                     yield from remote_edits(self, a, call, raised)
                 elif method == "policy_record_or_mock" and or_mock_decided(call, decisions):  # TCK-M105
+                    bare = bare_place(a, call)
                     yield self.replace(call, f"{method}(uri) -> {NEW_CALL}(uri) or None (decided)",
-                                       lambda updated, m=method, b=bare_place(a, call): paren(store_replacement(updated, m)[0], updated, b),
+                                       lambda updated, m=method, b=bare: paren(store_replacement(updated, m)[0], updated, b),
                                        imports=[(a.config.target, NEW_CALL)])
                     yield self.note(call, decided_note(call, method, decisions) or "")
                 else:

@@ -32,8 +32,8 @@ class TypingCast(Rule):
                 if legacy in RECORD_CLASSES and key is not None and (not key or a.solution.migrates(key)):
                     yield self.replace(call.args[1].value, f"isinstance(x, {legacy}) -> isinstance(x, str) (decided)",
                                        lambda updated: cst.Name("str", lpar=updated.lpar, rpar=updated.rpar))
-                    yield self.note(call, f"TCK-M111 type-check = str: a record is its checkpoint path now (a plain "
-                                          f"str passes this check too)")
+                    yield self.note(call, "TCK-M111 type-check = str: a record is its checkpoint path now (a plain "
+                                          "str passes this check too)")
                 elif legacy in RECORD_CLASSES:
                     yield self.manual(call, ISINSTANCE_REASON.format(cls=legacy))
         for call in (c for q in CASTS for c in calls.get(q, ())):
