@@ -22,6 +22,8 @@ from codemods.config import Config
 
 MARKER_PREFIX = "# tinyckpt-migrate: manual: "
 NOTE_PREFIX = "# tinyckpt-migrate: decided: "  # above code a decision rewrote (codemods.decisions); not a manual site
+# PolicyStore methods that upload to wandb (manual; TCK-M107 remote-uri = not-implemented turns a statement of one into a raise)
+STORE_UPLOADS = frozenset({"add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})
 
 
 def marker(reason: str) -> str:

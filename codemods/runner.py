@@ -430,39 +430,35 @@ def _field_uses(fields: Sequence[tuple[str, str, int]], scanned: Sequence[_Scann
     word `name` in its Python files (legacy modules left out: they go) and its YAML, JSON and TOML files,
     plus one for each construction of the class that may fill the field positionally. Conservative: a
     coincidental use of the word counts too."""
-    names = {name for name, _, _ in fields}
-    word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
     classes = {cls for _, cls, _ in fields}
     built = re.compile(rb"\b(" + b"|".join(re.escape(c.encode()) for c in sorted(classes)) + rb")\s*\(")
+    configs = [p for pattern in ("*.yaml", "*.yml", "*.json", "*.toml") for p in Path(config.root).rglob(pattern)
+               if not any(part.startswith(".") for part in p.relative_to(config.root).parts)]
+    positional: dict[str, int] = {}
+
+    def constructions(file: str, data: bytes) -> None:
+        if file.endswith(".py") and built.search(data):
+            for name, cls, index in fields:
+                positional[name] = positional.get(name, 0) + _positional_constructions(data, cls, index)
+    counts = _word_counts({name for name, _, _ in fields}, scanned, config, configs, constructions)
+    return [(name, count + positional.get(name, 0)) for name, count in counts]
+
+
+def _word_counts(names: set[str], scanned: Sequence[_Scanned], config: Config, extra: Sequence[Path] = (),
+                 each: Callable[[str, bytes], None] | None = None) -> list[tuple[str, int]]:
+    """(name, how many times the word occurs) in the project's Python files (legacy modules left out) and the
+    `extra` files, each read once; `each(file, data)` sees every file read."""
+    word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
     counts = dict.fromkeys(names, 0)
-    files = [s.file for s in scanned if not config.is_legacy_module(s.module)]
-    files += [os.fspath(p) for pattern in ("*.yaml", "*.yml", "*.json", "*.toml") for p in Path(config.root).rglob(pattern)
-              if not any(part.startswith(".") for part in p.relative_to(config.root).parts)]
-    for file in files:
+    for file in [s.file for s in scanned if not config.is_legacy_module(s.module)] + [os.fspath(p) for p in extra]:
         try:
             data = read_bytes(file)
         except OSError:
             continue
         for m in word.finditer(data):
             counts[m.group(1).decode()] += 1
-        if file.endswith(".py") and built.search(data):
-            for name, cls, index in fields:
-                counts[name] += _positional_constructions(data, cls, index)
-    return sorted(counts.items())
-
-
-def _word_counts(names: set[str], scanned: Sequence[_Scanned], config: Config) -> list[tuple[str, int]]:
-    """(name, how many times the word occurs in the project's Python files, legacy modules left out)."""
-    word = re.compile(rb"\b(" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
-    counts = dict.fromkeys(names, 0)
-    for s in scanned:
-        if not config.is_legacy_module(s.module):
-            try:
-                data = read_bytes(s.file)
-            except OSError:
-                continue
-            for m in word.finditer(data):
-                counts[m.group(1).decode()] += 1
+        if each is not None:
+            each(file, data)
     return sorted(counts.items())
 
 

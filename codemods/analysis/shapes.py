@@ -5,6 +5,7 @@ what a run directory's parent is, what the trainer's save pair is. Pure function
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import libcst as cst
 
@@ -25,22 +26,11 @@ def code(node: cst.CSTNode, limit: int = 0) -> str:
 PURE_CALLS = frozenset({"float", "int", "str", "round", "len", "dict", "abs", "bool", "min", "max"})  # dropping these drops nothing
 
 
-class _Calls(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.impure = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_CALLS or
-                (dotted(node.func) or "").startswith("os.path.")):  # (path arithmetic: pure too)
-            self.impure = True
-
-
 def calls_code(node: cst.CSTNode) -> bool:
-    """Whether an expression calls anything but a few pure builtins (dropping it would drop a side effect)."""
-    found = _Calls()
-    node.visit(found)
-    return found.impure
+    """Whether an expression calls anything but a few pure builtins and path arithmetic (dropping it would
+    drop a side effect)."""
+    return any(not (isinstance(c.func, cst.Name) and c.func.value in PURE_CALLS or
+                    (dotted(c.func) or "").startswith("os.path.")) for c in nodes_of(node, cst.Call))
 
 
 def literal_str(node: cst.BaseExpression | None) -> str | None:
@@ -232,7 +222,7 @@ def raise_point(parents: Mapping[cst.CSTNode, cst.CSTNode], node: cst.CSTNode) -
     while walk is not None and walk is not current:
         ancestors.add(id(walk))
         walk = parents.get(walk)
-    return current if all(id(c) in ancestors for c in _calls_in(header)) else None
+    return current if all(id(c) in ancestors for c in nodes_of(header, cst.Call)) else None
 
 
 def in_try(parents: Mapping[cst.CSTNode, cst.CSTNode], stmt: cst.CSTNode) -> bool:
@@ -243,16 +233,6 @@ def in_try(parents: Mapping[cst.CSTNode, cst.CSTNode], stmt: cst.CSTNode) -> boo
             return True
         child, current = current, parents.get(current)
     return False
-
-
-def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_Call(self, n: cst.Call) -> None:
-            found.append(n)
-    node.visit(_Find())
-    return found
 
 
 def remote_decided(call: cst.Call, decisions: Mapping[str, str], parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
@@ -327,10 +307,7 @@ def half_record_problem(call: cst.Call, method: str) -> str | None:
     uri = half_uri(call)
     if uri is None or any(a.star for a in call.args):
         return f"{method} without a URI argument; decide which checkpoint to load"
-    literal = literal_str(uri.value)
-    if isinstance(uri.value, cst.FormattedString) and uri.value.parts and \
-            isinstance(uri.value.parts[0], cst.FormattedStringText):
-        literal = uri.value.parts[0].value
+    literal = leading_text(uri.value)
     if isinstance(literal, str) and "://" in literal and not literal.startswith("file://"):
         return HALF_SCHEME.format(literal.partition("://")[0])
     if method == "policy_record_or_mock" and not isinstance(uri.value, (cst.SimpleString, cst.FormattedString)):
@@ -664,7 +641,7 @@ def _helper_value(module: cst.Module, call: cst.Call, index: int) -> cst.BaseExp
     found = [v for v in assigned_in(helper, element.value)] if isinstance(element, cst.Name) else []
     if len(found) != 1 or not unchanged(lambda n: assigned_in(helper, n), found[0]):
         return None  # (its parameters keep the caller's values: none is assigned again in the helper)
-    return found[0] if {n.value for n in _names(found[0])} <= set(params) | {"os"} else None
+    return found[0] if {n.value for n in read_names(found[0])} <= set(params) | {"os"} else None
 
 
 def _target_names(target: cst.CSTNode) -> list[cst.Name]:
@@ -681,19 +658,36 @@ def _target_names(target: cst.CSTNode) -> list[cst.Name]:
 def unchanged(names: Callable[[str], list[cst.BaseExpression]], *exprs: cst.BaseExpression) -> bool:
     """Every name these expressions read is bound at most once in the function (`names` lists the bindings):
     where they are used, they still hold the one value they were given."""
-    return all(len(names(n.value)) <= 1 for e in exprs for n in _names(e))
+    return all(len(names(n.value)) <= 1 for e in exprs for n in read_names(e))
 
 
-def _names(node: cst.CSTNode) -> list[cst.Name]:
-    """The names an expression reads (an attribute's own name left out)."""
-    out: list[cst.Name] = []
+def nodes_of(root: cst.CSTNode, kind: type | tuple[type, ...]) -> list[Any]:
+    """Every node of `kind` in the subtree of `root` (itself included), in source order."""
+    found: list[Any] = []
 
     class _Find(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            out.append(n)
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, kind):
+                found.append(node)
+            return True
+    root.visit(_Find())
+    return found
 
-        def visit_Attribute(self, n: cst.Attribute) -> bool:
-            n.value.visit(self)
-            return False
+
+def read_names(node: cst.CSTNode, skip: Sequence[cst.CSTNode] = ()) -> list[cst.Name]:
+    """The names an expression or statement reads (an attribute's own name left out), outside the `skip`
+    subtrees."""
+    found: list[cst.Name] = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            if any(n is s for s in skip):
+                return False
+            if isinstance(n, cst.Attribute):
+                n.value.visit(self)
+                return False
+            if isinstance(n, cst.Name):
+                found.append(n)
+            return True
     node.visit(_Find())
-    return out
+    return found

@@ -36,6 +36,7 @@ from codemods.analysis.graph import (
     block,
     render,
 )
+from codemods.legacy import STORE_UPLOADS
 
 _NO_KINDS: frozenset[str] = frozenset()
 CONTAINER_METHODS = frozenset({"items", "keys", "values", "get", "append", "extend", "sort", "copy", "count",
@@ -45,7 +46,7 @@ STORE_PRODUCERS = {K.STORE: frozenset({"policy_record", "load_from_uri", "policy
                    K.SSTORE: frozenset({"policy_record", "policy_record_or_mock"})}
 STORE_SAVE_STAYS = "a store's save stays legacy (a manual site)"
 # PolicyStore methods without counterpart: their calls are manual sites (a store they are called on is one)
-STORE_OTHER_METHODS = frozenset({"save", "add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})
+STORE_OTHER_METHODS = frozenset({"save"}) | STORE_UPLOADS
 MANAGER_ATTRS = frozenset({"run_name", "checkpoint_dir", "run_dir", "base_dir"})
 WRITES = frozenset({"save_agent", "save_trainer_state"})  # manager methods that write checkpoints
 STATE_ESCAPES = ("the trainer state leaves this function; its key 'optimizer_state' is now 'optimizer' (what "

@@ -8,7 +8,7 @@ understood, a record attribute with a counterpart (`use`), or a reason the value
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -49,11 +49,12 @@ from codemods.analysis.shapes import (
     match_save_pair,
     or_mock_decided,
     producer_problem,
+    read_names,
     remote_decided,
     remote_uri,
 )
 from codemods.decisions import chosen
-from codemods.legacy import TRAINER_CHECKPOINT_DROPPED, is_test_module
+from codemods.legacy import STORE_UPLOADS, TRAINER_CHECKPOINT_DROPPED, is_test_module
 
 if TYPE_CHECKING:
     from codemods.analysis import Analysis
@@ -72,7 +73,6 @@ STORE_MANUAL = {
     "add_to_wandb_sweep": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
     "add_to_wandb_artifact": "wandb uploads have no tinyckpt counterpart; decide how checkpoints are published",
 }
-UPLOADS = frozenset({"add_to_wandb_run", "add_to_wandb_sweep", "add_to_wandb_artifact"})  # TCK-M107 decides them too
 # Calls that only look at a value (its text, truth or identity): a record-turned-path does there too.
 HARMLESS = frozenset({"builtins.print", "builtins.str", "builtins.repr", "builtins.len", "builtins.bool",
                       "builtins.id", "builtins.hash", "builtins.format", "builtins.isinstance", "pytest.approx"})
@@ -701,7 +701,7 @@ class Builder(cst.CSTVisitor):
             self.graph.ops.append(ProducerOp(self.hand_save_calls[id(call)], receiver, "save", self.site(call, "storecall"),
                                              None, "not a SimplePolicyStore method"))
             return None
-        upload = attr in UPLOADS and receiver is not None and self._upload_statement(call) is not None and \
+        upload = attr in STORE_UPLOADS and receiver is not None and self._upload_statement(call) is not None and \
             chosen(self.a.config.decisions, "remote-uri") == "not-implemented" and \
             not any(a.star or calls_code(a.value) for a in call.args)  # (dropping the statement drops no call)
         if attr in STORE_MANUAL and receiver and not upload:
@@ -866,7 +866,9 @@ class Builder(cst.CSTVisitor):
         i = 0
         while i < len(stmts):
             found = match_save_pair(stmts, i, self.legacy, self._assigned, TRAINER_CHECKPOINT_DROPPED) \
-                if trainer and not self._read_later(stmts, i, 4) else None
+                if trainer else None
+            if found is not None and self._read_later(stmts, i, 4):
+                found = None  # (the rewrite drops the record the code reads afterwards)
             if found is None and trainer and self._hand_save(stmts, i):
                 i += 3
                 continue
@@ -907,7 +909,7 @@ class Builder(cst.CSTVisitor):
             node = parent
         own = stmts[i:i + n]
         others = [stmt for stmt in rest if all(stmt is not s for s in own)]
-        return any(found.value == name for stmt in others for found in _names_in(stmt, own))
+        return any(found.value == name for stmt in others for found in read_names(stmt, own))
 
     def _hand_save(self, stmts: list[Any], i: int) -> bool:
         """A record built by hand and saved (stmts[i:i+3]), when TCK-M103 = save-checkpoint: the record is a
@@ -1262,7 +1264,7 @@ class Builder(cst.CSTVisitor):
             if isinstance(grand, cst.Call) and grand.func is parent and (parent.attr.value in PRODUCER_METHODS or
                                                                            id(grand) in self.hand_save_calls):
                 how = "recv"
-            elif isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in UPLOADS and \
+            elif isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in STORE_UPLOADS and \
                     chosen(self.a.config.decisions, "remote-uri") == "not-implemented" and \
                     self._upload_statement(grand) is not None:
                 how, detail = "upload", self.site(grand, "mcall")  # (needed unless the upload goes)
@@ -1356,24 +1358,6 @@ def _defined_once(function: cst.FunctionDef, name: str) -> bool:
                 defs.append(node)
     function.body.visit(_Defs())
     return len(defs) == 1 and not assigned_in(function, name)
-
-
-def _names_in(node: cst.CSTNode, skip: Sequence[cst.CSTNode]) -> list[cst.Name]:
-    """The names in `node` outside the `skip` subtrees (attribute names left out)."""
-    found: list[cst.Name] = []
-
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            if any(n is s for s in skip):
-                return False
-            if isinstance(n, cst.Attribute):
-                n.value.visit(self)
-                return False
-            if isinstance(n, cst.Name):
-                found.append(n)
-            return True
-    node.visit(_Find())
-    return found
 
 
 def _plain(node: cst.BaseExpression) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, cast
 import libcst as cst
 
 from codemods.analysis import Analysis
-from codemods.analysis.shapes import code, decided_selector, selector
+from codemods.analysis.shapes import code, decided_selector, nodes_of, selector
 from codemods.decisions import chosen
 from codemods.edits import Edit
 from codemods.rules._rule import Rule
@@ -52,7 +52,7 @@ def dropped_reads(a: Analysis) -> list[tuple[str, str]]:
         if decided_selector(call, method, a.config.decisions):
             given, _ = selector(call, method)
             for arg in (given[k] for k in DROPPED_ARGS if k in given):
-                names += [(n.attr.value, key) for n in _attributes(arg)]
+                names += [(n.attr.value, key) for n in nodes_of(arg, cst.Attribute)]
     return names
 
 
@@ -65,13 +65,6 @@ def _position(a: Analysis, stmt: cst.SimpleStatementLine) -> tuple[str, int]:
     before = body[:body.index(stmt)]
     return cls.name.value, sum(1 for s in before if isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1
                                and isinstance(s.body[0], cst.AnnAssign))
-
-
-def _attributes(node: cst.CSTNode) -> Iterable[cst.Attribute]:
-    if isinstance(node, cst.Attribute):
-        yield node
-    for child in node.children:
-        yield from _attributes(child)
 
 
 class PolicySelectorConfig(Rule):

@@ -12,6 +12,7 @@ from codemods.analysis.graph import K
 from codemods.analysis.shapes import (
     code,
     decided_selector,
+    nodes_of,
     not_implemented,
     raise_point,
     remote_decided,
@@ -68,27 +69,15 @@ def _only_for_uri(a: Analysis, record: cst.Call) -> cst.SimpleStatementLine | No
     function = a.function_of(record)
     if not isinstance(uri, cst.Name) or function is None:
         return None
-    others = [n for n in _nodes(function.body, cst.Name) if n.value == uri.value and n is not uri and
+    others = [n for n in nodes_of(function.body, cst.Name) if n.value == uri.value and n is not uri and
               not (isinstance(a.parent(n), cst.Attribute) and cast(cst.Attribute, a.parent(n)).attr is n)]
     target = a.parent(others[0]) if len(others) == 1 else None
     assign = a.parent(target) if isinstance(target, cst.AssignTarget) else None
     stmt = a.parent(assign) if isinstance(assign, cst.Assign) and len(assign.targets) == 1 else None
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1) or \
-            any(code(c.func) not in _PATH_CALLS for c in _nodes(cast(cst.Assign, assign).value, cst.Call)):
+            any(code(c.func) not in _PATH_CALLS for c in nodes_of(cast(cst.Assign, assign).value, cst.Call)):
         return None
     return stmt
-
-
-def _nodes(root: cst.CSTNode, kind: type) -> list[Any]:
-    found: list[Any] = []
-
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if isinstance(node, kind):
-                found.append(node)
-            return True
-    root.visit(_Find())
-    return found
 
 
 def _epoch_of(metadata: cst.BaseExpression) -> cst.BaseExpression | None:
